@@ -1,0 +1,59 @@
+"""What an action is. Every action declares its IAM permissions (the stack builds the Lambda's policy from
+them), says which targets an event offers it, and carries a target out, honouring dry-run."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from riposte.config import Config
+from riposte.model import Outcome, SecurityEvent
+from riposte.ports import NaclPort, StatePort
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """IAM actions and the resource scope they need. ``scope`` is a name the stack resolves from the
+    configuration ("network_acl": the configured NACLs only), or "*" for actions with no resource-level
+    permissions (Describe*)."""
+
+    actions: tuple[str, ...]
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    nacl: NaclPort
+    state: StatePort
+
+
+@dataclass(frozen=True, slots=True)
+class ActionContext:
+    event: SecurityEvent
+    config: Config
+    ports: Ports
+    now: datetime
+
+    @property
+    def dry_run(self) -> bool:
+        return self.config.dry_run
+
+
+class Action(ABC):
+    name: ClassVar[str]
+    # What kind of thing a target is; the guard refuses protected "ip" targets before ``execute`` runs.
+    target_kind: ClassVar[str]
+    permissions: ClassVar[tuple[Permission, ...]]
+    # Calls that change the world, by their API name; dry-run must make none of them.
+    mutating_calls: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def targets(self, event: SecurityEvent) -> tuple[str, ...]:
+        """The targets this action would act on for ``event`` (pure)."""
+
+    @abstractmethod
+    def execute(self, target: str, ctx: ActionContext) -> Outcome:
+        """Carry the action out on one target (or, in dry-run, only read and report). Raise only for
+        unexpected errors; the runner turns them into a retryable failure."""

@@ -1,0 +1,1 @@
+"""boto3 implementations of the ports. The only place (with ``runtime``) that talks to AWS."""

@@ -1,0 +1,202 @@
+"""Typed configuration: one frozen model, validated at ``cdk synth``, at the Lambda's cold start and by the CLI.
+
+The user edits a TOML file (see ``riposte.example.toml``). The stack passes the validated model to the Lambda
+as JSON in ``RIPOSTE_CONFIG``, where the same model validates it again. Errors name the field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+ENV_VAR = "RIPOSTE_CONFIG"
+
+# AWS: rule numbers 1-32766 are usable; 32767 is the default rule. Quota: 20 rules per direction, up to 40.
+NACL_RULE_MIN = 1
+NACL_RULE_MAX = 32766
+NACL_QUOTA_MAX = 40
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the offending field(s) named in the message."""
+
+
+class Mode(StrEnum):
+    DRY_RUN = "dry_run"
+    ENFORCE = "enforce"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Percent = Annotated[int, Field(ge=0, le=100)]
+
+
+def _cidr(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a CIDR string such as '192.0.2.0/24', got {type(value).__name__}")
+    try:
+        return ipaddress.ip_network(value.strip())
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a valid CIDR: {error}") from None
+
+
+Cidr = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, PlainValidator(_cidr), PlainSerializer(str)]
+
+
+class Thresholds(_Frozen):
+    """Scores (0-100) at or above which Riposte notifies (Slack), pages (PagerDuty) and acts."""
+
+    notify: Percent = 40
+    page: Percent = 85
+    act: Percent = 70
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.page < self.notify:
+            raise ValueError(f"page ({self.page}) must be >= notify ({self.notify})")
+        return self
+
+
+class Nacl(_Frozen):
+    """Network ACLs Riposte may modify, and the slice of rule numbers it owns in each."""
+
+    vpc_ids: tuple[Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")], ...] = ()
+    network_acl_ids: tuple[Annotated[str, Field(pattern=r"^acl-[0-9a-f]{8,17}$")], ...] = ()
+    # Deny entries only win if their numbers are below the allow entries they must override: keep this range
+    # under your own rules. Riposte never touches an entry it did not create, even inside this range.
+    rule_range: tuple[int, int] = (1, 99)
+    # Rules per direction that the account allows (AWS default 20, adjustable to 40); Riposte counts every
+    # non-default entry, its own and yours, against it.
+    rule_quota: Annotated[int, Field(ge=1, le=NACL_QUOTA_MAX)] = 20
+
+    @field_validator("rule_range")
+    @classmethod
+    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        low, high = value
+        if not NACL_RULE_MIN <= low <= high <= NACL_RULE_MAX:
+            raise ValueError(
+                f"must be [low, high] with {NACL_RULE_MIN} <= low <= high <= {NACL_RULE_MAX}, got [{low}, {high}]"
+            )
+        return value
+
+
+class Blocks(_Frozen):
+    ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] = 24
+    # Quota per event: a finding naming hundreds of addresses must not spend the whole NACL budget.
+    max_per_event: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class Secrets(_Frozen):
+    """Names of the Secrets Manager secrets holding third-party credentials (filled in after deploy)."""
+
+    slack_webhook_url: Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")] = "riposte/slack-webhook-url"
+    pagerduty_routing_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")] = (
+        "riposte/pagerduty-routing-key"
+    )
+
+
+class GuardDuty(_Frozen):
+    # Only one detector may exist per account and region: set false where GuardDuty is already on.
+    create_detector: bool = True
+
+
+class LambdaSettings(_Frozen):
+    # Empty: the Powertools layer is resolved at deploy time from the AWS-published SSM parameter of the
+    # pinned version. Set an ARN here when that parameter is missing in your region.
+    powertools_layer_arn: Annotated[str, Field(pattern=r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:.+)?$")] = ""
+
+
+class Config(_Frozen):
+    mode: Mode = Mode.DRY_RUN
+    thresholds: Thresholds = Thresholds()
+    nacl: Nacl = Nacl()
+    blocks: Blocks = Blocks()
+    allowlist: tuple[Cidr, ...] = ()
+    actions: tuple[str, ...] = ("block_ip",)
+    secrets: Secrets = Secrets()
+    guardduty: GuardDuty = GuardDuty()
+    # "lambda" is a Python keyword, hence the alias.
+    lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("actions")
+    @classmethod
+    def _known_actions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from riposte.actions import ACTIONS
+
+        for name in value:
+            ACTIONS.get(name)  # raises with the list of valid names
+        return value
+
+    @model_validator(mode="after")
+    def _enforce_needs_targets(self) -> Self:
+        if (
+            self.mode is Mode.ENFORCE
+            and "block_ip" in self.actions
+            and not (self.nacl.vpc_ids or self.nacl.network_acl_ids)
+        ):
+            raise ValueError("mode 'enforce' with action 'block_ip' needs nacl.vpc_ids or nacl.network_acl_ids")
+        return self
+
+    @property
+    def dry_run(self) -> bool:
+        return self.mode is Mode.DRY_RUN
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+
+def _explain(error: ValidationError, origin: str) -> ConfigError:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"{origin}: {field}: {item['msg'].removeprefix('Value error, ')}")
+    return ConfigError("invalid configuration\n" + "\n".join(lines))
+
+
+def parse(data: dict[str, Any], origin: str = "config") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise _explain(error, origin) from None
+
+
+def load(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse(data, str(path))
+
+
+def from_json(text: str, origin: str = ENV_VAR) -> Config:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{origin}: not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: must be a JSON object")
+    return parse(data, origin)

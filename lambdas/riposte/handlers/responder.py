@@ -1,0 +1,90 @@
+"""Responder: SQS (fed by EventBridge) -> plan -> act -> notify, with partial batch failures.
+
+A record fails (and SQS retries it, then moves it to the dead-letter queue) when its body cannot be processed
+or when an action or notification failed in a way worth retrying. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from riposte import config as cfg
+from riposte import pipeline, runner
+from riposte.model import Result, Status
+from riposte.runtime import Runtime, build
+from riposte.sources import InputError
+
+TABLE_ENV = "RIPOSTE_TABLE"
+
+logger = Logger(service="riposte")
+metrics = Metrics(namespace="Riposte", service="responder")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class RetryableFailureError(Exception):
+    """Some action or notification failed and may succeed on a retry of the same message."""
+
+
+@functools.cache
+def runtime() -> Runtime:
+    """Configuration and clients, validated and built once per container."""
+    text = os.environ.get(cfg.ENV_VAR)
+    if not text:
+        raise cfg.ConfigError(f"{cfg.ENV_VAR} is not set")
+    table = os.environ.get(TABLE_ENV)
+    if not table:
+        raise cfg.ConfigError(f"{TABLE_ENV} is not set")
+    return build(cfg.from_json(text), table_name=table)
+
+
+def _count(result: Result) -> None:
+    for outcome in result.actions:
+        metrics.add_metric(name=f"Actions{outcome.status.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+    for outcome in result.notifications:
+        metrics.add_metric(
+            name=f"Notifications{outcome.status.title().replace('_', '')}", unit=MetricUnit.Count, value=1
+        )
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    rt = runtime()
+    try:
+        plan = pipeline.plan(json.loads(record.body), rt.config)
+    except (json.JSONDecodeError, InputError) as error:
+        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        logger.error("event rejected; it will be retried, then kept in the dead-letter queue",
+                     message_id=record.message_id, error=str(error))
+        raise
+    result = runner.execute(plan, rt.config, rt.ports, rt.notifiers, now=datetime.now(UTC))
+    metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
+    _count(result)
+    summary = {
+        "event_id": plan.event.id,
+        "type": plan.event.type,
+        "score": plan.score.value,
+        "actions": [o.as_action_dict() for o in result.actions],
+        "notify": [o.as_notify_dict() for o in result.notifications],
+    }
+    logger.info("event processed", **summary)
+    if result.retryable:
+        failed = [o.name for o in (*result.actions, *result.notifications) if o.status is Status.FAILED]
+        raise RetryableFailureError(f"{plan.event.id}: retryable failure in {', '.join(failed)}")
+    return summary
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    runtime()  # a bad configuration fails the invocation with a message naming the field
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

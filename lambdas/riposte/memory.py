@@ -1,0 +1,56 @@
+"""In-memory implementations of the ports: used by ``riposte run`` without a table, by tests, and as the
+reference behaviour the DynamoDB/EC2 adapters must match."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from riposte.ports import AuditRecord, BlockRecord, NaclEntry, RuleNumberTakenError
+
+
+@dataclass
+class MemoryState:
+    audit: list[AuditRecord] = field(default_factory=list)
+    blocks: list[BlockRecord] = field(default_factory=list)
+    # (event_id, channel) -> ("in_progress", lease_until) | ("delivered", when)
+    deliveries: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+
+    def record_audit(self, record: AuditRecord) -> None:
+        self.audit.append(record)
+
+    def record_block(self, block: BlockRecord) -> None:
+        self.blocks.append(block)
+
+    def claim_delivery(self, event_id: str, channel: str, now: float, lease_seconds: int) -> bool:
+        current = self.deliveries.get((event_id, channel))
+        if current is not None and (current[0] == "delivered" or current[1] > now):
+            return False
+        self.deliveries[(event_id, channel)] = ("in_progress", now + lease_seconds)
+        return True
+
+    def complete_delivery(self, event_id: str, channel: str, now: float) -> None:
+        self.deliveries[(event_id, channel)] = ("delivered", now)
+
+    def release_delivery(self, event_id: str, channel: str) -> None:
+        self.deliveries.pop((event_id, channel), None)
+
+
+@dataclass
+class MemoryNacls:
+    """NACLs as plain lists; records every mutating call so tests can prove dry-run made none."""
+
+    acls: dict[str, list[NaclEntry]] = field(default_factory=dict)
+    calls: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def target_acls(self) -> tuple[str, ...]:
+        return tuple(self.acls)
+
+    def entries(self, acl_id: str) -> tuple[NaclEntry, ...]:
+        return tuple(self.acls[acl_id])
+
+    def add_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> None:
+        entries = self.acls[acl_id]
+        if any(e.rule_number == rule_number and e.egress == egress for e in entries):
+            raise RuleNumberTakenError(f"{acl_id} rule {rule_number}")
+        self.calls.append(("CreateNetworkAclEntry", acl_id, rule_number))
+        entries.append(NaclEntry(rule_number, egress, "deny", cidr))

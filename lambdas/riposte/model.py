@@ -1,0 +1,145 @@
+"""The plain, frozen values that the whole core speaks: one normalized event, its score, and outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @classmethod
+    def for_score(cls, score: int) -> Severity:
+        # The bands mirror GuardDuty's (Low 1.0-3.9, Medium 4.0-6.9, High 7.0-8.9, Critical 9.0-10.0) x10,
+        # so a finding's severity and Riposte's read the same way.
+        if score >= 90:
+            return cls.CRITICAL
+        if score >= 70:
+            return cls.HIGH
+        if score >= 40:
+            return cls.MEDIUM
+        if score >= 10:
+            return cls.LOW
+        return cls.INFO
+
+
+class EventKind(StrEnum):
+    NETWORK_CONNECTION = "network_connection"
+    PORT_PROBE = "port_probe"
+    API_CALL = "api_call"
+    DNS_REQUEST = "dns_request"
+    OTHER = "other"
+
+
+# Signals are facts about an event that scoring rules react to; sources set them, scoring explains them.
+SIGNAL_THREAT_INTEL = "threat_intel"
+SIGNAL_ALREADY_BLOCKED = "already_blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class Entities:
+    """Who and what the event is about. ``ips`` are the remote (counterpart) addresses, never our own."""
+
+    ips: tuple[str, ...] = ()
+    instances: tuple[str, ...] = ()
+    access_keys: tuple[str, ...] = ()
+    principals: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "ips": list(self.ips),
+            "instances": list(self.instances),
+            "access_keys": list(self.access_keys),
+            "principals": list(self.principals),
+            "accounts": list(self.accounts),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    """One normalized security event, whatever its source."""
+
+    source: str
+    # Stable per occurrence: a redelivery carries the same id, so outputs can be made exactly-once.
+    id: str
+    type: str
+    title: str
+    kind: EventKind
+    entities: Entities
+    description: str = ""
+    # The source's own severity on the source's own scale (GuardDuty: 0-10), or None when it has none.
+    native_severity: float | None = None
+    account: str | None = None
+    region: str | None = None
+    time: str | None = None
+    count: int = 1
+    signals: frozenset[str] = frozenset()
+    # Ordered (label, value) facts shown to humans as the evidence.
+    evidence: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    value: int
+    reasons: tuple[str, ...]
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.for_score(self.value)
+
+
+class Status(StrEnum):
+    PLANNED = "planned"  # decided, not carried out (``riposte score``)
+    DRY_RUN = "dry_run"  # would have been carried out; no mutating call was made
+    DONE = "done"
+    REFUSED = "refused"  # stopped by a guard or a quota before running
+    FAILED = "failed"
+    SKIPPED = "skipped"  # notifications only: output not configured or not available
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened (or would happen) to one action on one target, or to one notification."""
+
+    name: str
+    target: str
+    status: Status
+    detail: str = ""
+    # A failure worth retrying (throttling, network); a full NACL range is a failure that is not.
+    retryable: bool = False
+
+    def as_action_dict(self) -> dict[str, Any]:
+        return {"action": self.name, "target": self.target, "status": str(self.status), "detail": self.detail}
+
+    def as_notify_dict(self) -> dict[str, Any]:
+        return {"notifier": self.name, "status": str(self.status), "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A scored event and what to do about it; pure, so ``riposte score`` can print it without AWS."""
+
+    event: SecurityEvent
+    score: Score
+    actions: tuple[Outcome, ...] = ()
+    notify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A plan after the runner carried it out."""
+
+    plan: Plan
+    actions: tuple[Outcome, ...]
+    notifications: tuple[Outcome, ...] = field(default=())
+
+    @property
+    def retryable(self) -> bool:
+        return any(o.retryable for o in (*self.actions, *self.notifications))

@@ -1,0 +1,71 @@
+"""Turn a scored event into a plan: which actions on which targets, and who to tell.
+
+Refusals happen here, centrally, before any action runs: protected addresses (``guard``), and the per-event
+quota. A refused target stays in the plan with its reason, so it is audited and shown, never dropped.
+"""
+
+from __future__ import annotations
+
+from riposte import guard
+from riposte.actions import ACTIONS
+from riposte.config import Config
+from riposte.model import Outcome, Plan, Score, SecurityEvent, Status
+
+SLACK = "slack"
+PAGERDUTY = "pagerduty"
+
+
+def _review(action_name: str, target_kind: str, target: str, config: Config) -> Outcome:
+    if target_kind == "ip" and (why := guard.refusal(target, config.allowlist)):
+        return Outcome(action_name, target, Status.REFUSED, f"protected address: {why}")
+    return Outcome(action_name, target, Status.PLANNED)
+
+
+def plan_actions(event: SecurityEvent, score: Score, config: Config) -> tuple[Outcome, ...]:
+    if score.value < config.thresholds.act:
+        return ()
+    outcomes: list[Outcome] = []
+    allowed = config.blocks.max_per_event
+    for name in config.actions:
+        action = ACTIONS.get(name)
+        for target in action.targets(event):
+            outcome = _review(name, action.target_kind, target, config)
+            if outcome.status is Status.PLANNED:
+                if allowed == 0:
+                    outcome = Outcome(
+                        name, target, Status.REFUSED, f"quota: at most {config.blocks.max_per_event} actions per event"
+                    )
+                else:
+                    allowed -= 1
+            outcomes.append(outcome)
+    return tuple(outcomes)
+
+
+def channels(score: Score, actions: tuple[Outcome, ...], config: Config) -> tuple[str, ...]:
+    chosen: list[str] = []
+    # Anything Riposte does (or would do) is announced, whatever the notify threshold says.
+    if score.value >= config.thresholds.notify or any(a.status is Status.PLANNED for a in actions):
+        chosen.append(SLACK)
+    if score.value >= config.thresholds.page:
+        chosen.append(PAGERDUTY)
+    return tuple(chosen)
+
+
+def decide(event: SecurityEvent, score: Score, config: Config) -> Plan:
+    actions = plan_actions(event, score, config)
+    return Plan(event=event, score=score, actions=actions, notify=channels(score, actions, config))
+
+
+def summary(plan: Plan, config: Config) -> str:
+    """One line saying why the plan is what it is, for the audit trail."""
+    t = config.thresholds
+    parts = [f"score {plan.score.value} ({plan.score.severity})"]
+    if plan.score.value < t.act:
+        parts.append(f"below act threshold {t.act}: no action")
+    elif not plan.actions:
+        parts.append("no action applies to this event")
+    else:
+        parts.append(", ".join(f"{a.name} {a.target}: {a.status}" for a in plan.actions))
+    parts.append(f"notify: {', '.join(plan.notify) or 'nobody'} (notify >= {t.notify}, page >= {t.page})")
+    parts.append(f"mode {config.mode}")
+    return "; ".join(parts)

@@ -1,0 +1,76 @@
+"""The small interfaces the core needs from the world. ``adapters.aws`` implements them with boto3 and
+``memory`` in memory; the core only ever sees these protocols."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class RuleNumberTakenError(Exception):
+    """Someone (a concurrent invocation, a human) took the rule number between our read and our write."""
+
+
+@dataclass(frozen=True, slots=True)
+class NaclEntry:
+    rule_number: int
+    egress: bool
+    rule_action: str  # "allow" | "deny"
+    cidr: str  # IPv4 or IPv6 CIDR
+    protocol: str = "-1"
+
+
+class NaclPort(Protocol):
+    def target_acls(self) -> tuple[str, ...]:
+        """The network ACLs the configuration lets Riposte modify (listed IDs and those of listed VPCs)."""
+        ...
+
+    def entries(self, acl_id: str) -> tuple[NaclEntry, ...]: ...
+
+    def add_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> None:
+        """Create a deny-all-protocols entry; raise ``RuleNumberTakenError`` if the number is in use."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    event_id: str
+    time: str
+    kind: str  # "decision" | "action" | "notification"
+    name: str  # action or notifier name; "policy" for decisions
+    target: str
+    status: str
+    detail: str
+    mode: str
+    score: int | None = None
+
+    def as_item(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRecord:
+    acl_id: str
+    cidr: str
+    rule_number: int
+    egress: bool
+    event_id: str
+    created_at: str
+    expires_at: str
+
+
+class StatePort(Protocol):
+    def record_audit(self, record: AuditRecord) -> None: ...
+
+    def record_block(self, block: BlockRecord) -> None: ...
+
+    def claim_delivery(self, event_id: str, channel: str, now: float, lease_seconds: int) -> bool:
+        """Claim the right to send ``event_id`` to ``channel``. False if it was delivered, or another
+        invocation holds an unexpired claim. A claim whose holder died expires after ``lease_seconds``."""
+        ...
+
+    def complete_delivery(self, event_id: str, channel: str, now: float) -> None: ...
+
+    def release_delivery(self, event_id: str, channel: str) -> None:
+        """Give a claim back after a failed send, so that the retry may send."""
+        ...

@@ -1,0 +1,89 @@
+"""The imperative half: carry a plan out through ports, audit every step, and report what happened.
+
+Exactly-once effects without a global lock: actions are idempotent by construction (block_ip finds its own
+entry on a redelivery), and each notification is claimed in the state store before it is sent, so a retry
+re-sends only what failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from riposte import policy
+from riposte.actions import ACTIONS, ActionContext, Ports
+from riposte.config import Config
+from riposte.model import Outcome, Plan, Result, Status
+from riposte.notifiers import Notifier
+from riposte.ports import AuditRecord
+
+# A claim whose holder died (timeout, crash) lets a later retry send after this long.
+DELIVERY_LEASE_SECONDS = 300
+
+
+def _audit(ports: Ports, plan: Plan, config: Config, now: datetime, kind: str, outcome: Outcome) -> None:
+    ports.state.record_audit(
+        AuditRecord(
+            event_id=plan.event.id,
+            time=now.isoformat(),
+            kind=kind,
+            name=outcome.name,
+            target=outcome.target,
+            status=str(outcome.status),
+            detail=outcome.detail,
+            mode=str(config.mode),
+            score=plan.score.value,
+        )
+    )
+
+
+def run_actions(plan: Plan, config: Config, ports: Ports, now: datetime) -> tuple[Outcome, ...]:
+    ctx = ActionContext(event=plan.event, config=config, ports=ports, now=now)
+    outcomes: list[Outcome] = []
+    for planned in plan.actions:
+        if planned.status is Status.REFUSED:
+            outcome = planned
+        else:
+            try:
+                outcome = ACTIONS.get(planned.name).execute(planned.target, ctx)
+            except Exception as error:  # noqa: BLE001 - any surprise becomes an audited, retryable failure
+                outcome = Outcome(
+                    planned.name, planned.target, Status.FAILED, f"{type(error).__name__}: {error}", retryable=True
+                )
+        _audit(ports, plan, config, now, "action", outcome)
+        outcomes.append(outcome)
+    return tuple(outcomes)
+
+
+def notify(result: Result, notifiers: Mapping[str, Notifier], ports: Ports, now: datetime) -> tuple[Outcome, ...]:
+    outcomes: list[Outcome] = []
+    event_id = result.plan.event.id
+    stamp = now.timestamp()
+    for channel in result.plan.notify:
+        notifier = notifiers.get(channel)
+        if notifier is None:
+            outcome = Outcome(channel, "", Status.SKIPPED, f"no {channel!r} notifier is available in this deployment")
+        elif not ports.state.claim_delivery(event_id, channel, stamp, DELIVERY_LEASE_SECONDS):
+            outcome = Outcome(channel, "", Status.SKIPPED, "already delivered (or being delivered) for this event")
+        else:
+            try:
+                outcome = notifier.send(result)
+            except Exception as error:  # noqa: BLE001 - send() should not raise; if it does, retry later
+                outcome = Outcome(channel, "", Status.FAILED, f"{type(error).__name__}: {error}", retryable=True)
+            if outcome.status is Status.DONE:
+                ports.state.complete_delivery(event_id, channel, stamp)
+            else:
+                ports.state.release_delivery(event_id, channel)
+        outcomes.append(outcome)
+    return tuple(outcomes)
+
+
+def execute(
+    plan: Plan, config: Config, ports: Ports, notifiers: Mapping[str, Notifier], now: datetime
+) -> Result:
+    _audit(ports, plan, config, now, "decision", Outcome("policy", "", Status.DONE, policy.summary(plan, config)))
+    result = Result(plan=plan, actions=run_actions(plan, config, ports, now))
+    notifications = notify(result, notifiers, ports, now)
+    for outcome in notifications:
+        _audit(ports, plan, config, now, "notification", outcome)
+    return Result(plan=plan, actions=result.actions, notifications=notifications)

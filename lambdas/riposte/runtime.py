@@ -1,0 +1,50 @@
+"""Wiring: build the ports and notifiers from a configuration and boto3, once per container (or CLI run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import urllib3
+
+from riposte.actions import Ports
+from riposte.adapters.aws import DynamoState, Ec2Nacls
+from riposte.config import Config
+from riposte.memory import MemoryState
+from riposte.notifiers import NOTIFIERS, CredentialProvider, Notifier
+from riposte.ports import StatePort
+
+SECRET_MAX_AGE_SECONDS = 300  # a secret filled in after deploy is picked up within five minutes
+
+
+@dataclass(frozen=True)
+class Runtime:
+    config: Config
+    ports: Ports
+    notifiers: dict[str, Notifier]
+
+
+def _secret_reader(client: Any, name: str) -> CredentialProvider:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    provider = SecretsProvider(boto3_client=client)
+
+    def read() -> str | None:
+        value = provider.get(name, max_age=SECRET_MAX_AGE_SECONDS)
+        return value if isinstance(value, str) else None
+
+    return read
+
+
+def build(config: Config, *, table_name: str | None, session: boto3.session.Session | None = None) -> Runtime:
+    session = session or boto3.session.Session()
+    ec2 = session.client("ec2")
+    state: StatePort = DynamoState(session.resource("dynamodb").Table(table_name)) if table_name else MemoryState()
+    nacls = Ec2Nacls(ec2, network_acl_ids=config.nacl.network_acl_ids, vpc_ids=config.nacl.vpc_ids)
+    http = urllib3.PoolManager(num_pools=4)
+    secrets = session.client("secretsmanager")
+    notifiers = {
+        name: cls(http, _secret_reader(secrets, getattr(config.secrets, cls.secret_field))) for name, cls in NOTIFIERS
+    }
+    return Runtime(config=config, ports=Ports(nacl=nacls, state=state), notifiers=notifiers)
