@@ -1,0 +1,1 @@
+"""CDK infrastructure. ``riposte_stack.RiposteStack`` composes the constructs in this package."""
