@@ -143,9 +143,13 @@ class Config(_Frozen):
     @classmethod
     def _known_actions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         from riposte.actions import ACTIONS
+        from riposte.registry import UnknownNameError
 
         for name in value:
-            ACTIONS.get(name)  # raises with the list of valid names
+            try:
+                ACTIONS.get(name)
+            except UnknownNameError as error:
+                raise ValueError(str(error)) from None
         return value
 
     @model_validator(mode="after")

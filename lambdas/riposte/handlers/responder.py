@@ -29,7 +29,9 @@ TABLE_ENV = "RIPOSTE_TABLE"
 
 logger = Logger(service="riposte")
 metrics = Metrics(namespace="Riposte", service="responder")
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed record, even when all failed, rather than failing the invocation: same redelivery,
+# clearer signal (the function did not crash; these records need another go).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class RetryableFailureError(Exception):

@@ -1,0 +1,201 @@
+"""CDK assertions on the security-relevant properties, cdk-nag, cfn-lint, and synth-time validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+import app as cdk_app
+from riposte import config as cfg
+from riposte.actions import ACTIONS
+from stacks.riposte_stack import HANDLER, MAX_RECEIVE_COUNT, POWERTOOLS_VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+ACL = "acl-0123456789abcdef0"
+VPC = "vpc-0123456789abcdef0"
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cdk")]
+
+
+def synth(config: cfg.Config, outdir: Path) -> tuple[dict[str, Any], Path]:
+    """Synthesize like `cdk synth` does, cdk-nag included: raises if any rule is violated."""
+    app = cdk.App(outdir=str(outdir))
+    _, stack = cdk_app.build(app, config)
+    assembly = app.synth()
+    return assembly.get_stack_by_name(stack.stack_name).template, outdir
+
+
+@pytest.fixture(scope="module")
+def default(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    return synth(cfg.load(ROOT / "riposte.example.toml"), tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="module")
+def enforce(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    config = cfg.parse({"mode": "enforce", "nacl": {"network_acl_ids": [ACL], "vpc_ids": [VPC]}})
+    return synth(config, tmp_path_factory.mktemp("enforce"))
+
+
+def template(synthesized: tuple[dict[str, Any], Path]) -> Template:
+    return Template.from_json(synthesized[0])
+
+
+def role_statements(synthesized: tuple[dict[str, Any], Path]) -> list[dict[str, Any]]:
+    policies = template(synthesized).find_resources("AWS::IAM::Policy")
+    return [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def test_guardduty_findings_are_routed_to_the_queue_with_a_dead_letter_queue(default: Any) -> None:
+    t = template(default)
+    t.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]},
+            "Targets": [Match.object_like({"DeadLetterConfig": Match.object_like({"Arn": Match.any_value()})})],
+        },
+    )
+    t.has_resource_properties(
+        "AWS::SQS::Queue",
+        {"RedrivePolicy": {"deadLetterTargetArn": Match.any_value(), "maxReceiveCount": MAX_RECEIVE_COUNT}},
+    )
+    t.has_resource_properties("AWS::GuardDuty::Detector", {"Enable": True})
+    t.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 0}
+    )
+
+
+def test_data_at_rest_is_encrypted_with_the_rotating_customer_key(default: Any) -> None:
+    t = template(default)
+    t.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    key = {"Fn::GetAtt": [Match.string_like_regexp("^Key"), "Arn"]}
+    for queue in t.find_resources("AWS::SQS::Queue").values():
+        assert "KmsMasterKeyId" in queue["Properties"]
+    for policy in t.find_resources("AWS::SQS::QueuePolicy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    t.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+        },
+    )
+    for secret in t.find_resources("AWS::SecretsManager::Secret").values():
+        assert "KmsKeyId" in secret["Properties"]
+    t.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": key, "RetentionInDays": 365})
+
+
+def test_function_runs_the_package_with_the_pinned_powertools_layer_and_the_validated_config(default: Any) -> None:
+    t = template(default)
+    (function,) = t.find_resources("AWS::Lambda::Function").values()
+    props = function["Properties"]
+    assert props["Handler"] == HANDLER
+    env = props["Environment"]["Variables"]
+    assert cfg.from_json(env[cfg.ENV_VAR]) == cfg.load(ROOT / "riposte.example.toml")
+    (layer,) = props["Layers"]
+    parameters = default[0]["Parameters"]
+    assert parameters[layer["Ref"]]["Default"].endswith(f"/python3.13/{POWERTOOLS_VERSION}")
+    t.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping", {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10}
+    )
+
+
+def test_powertools_layer_version_matches_the_tested_requirements() -> None:
+    pinned = re.search(r"aws-lambda-powertools\[[^\]]*\]==([\d.]+)", (ROOT / "requirements.txt").read_text())
+    assert pinned is not None
+    assert pinned.group(1) == POWERTOOLS_VERSION
+
+
+def test_dry_run_without_targets_gets_no_nacl_write_permission(default: Any) -> None:
+    statements = role_statements(default)
+    granted = {a for s in statements for a in actions_of(s)}
+    assert "ec2:DescribeNetworkAcls" in granted
+    assert "ec2:CreateNetworkAclEntry" not in granted
+    (role,) = template(default).find_resources("AWS::IAM::Role").values()
+    assert "ManagedPolicyArns" not in role["Properties"]  # no AWSLambdaBasicExecutionRole: logs are scoped
+
+
+def test_nacl_writes_reach_only_the_configured_acls_and_vpcs(enforce: Any) -> None:
+    statements = [s for s in role_statements(enforce) if "ec2:CreateNetworkAclEntry" in actions_of(s)]
+    assert len(statements) == 2
+    by_acl = next(s for s in statements if "Condition" not in s)
+    assert json.dumps(by_acl["Resource"]).count("network-acl/") == 1
+    assert f"network-acl/{ACL}" in json.dumps(by_acl["Resource"])
+    by_vpc = next(s for s in statements if "Condition" in s)
+    assert "network-acl/*" in json.dumps(by_vpc["Resource"])
+    assert f"vpc/{VPC}" in json.dumps(by_vpc["Condition"]["ArnEquals"]["ec2:Vpc"])
+
+
+def test_wildcard_resources_only_for_calls_without_resource_level_permissions(enforce: Any) -> None:
+    for statement in role_statements(enforce):
+        if statement["Resource"] == "*":
+            assert all(a.startswith("ec2:Describe") for a in actions_of(statement)), statement
+        assert not any(a.endswith(":*") for a in actions_of(statement))
+
+
+def test_every_enabled_action_gets_exactly_what_it_declares(enforce: Any) -> None:
+    granted = {a for s in role_statements(enforce) for a in actions_of(s)}
+    for name in ("block_ip",):
+        for permission in ACTIONS.get(name).permissions:
+            assert set(permission.actions) <= granted
+    ec2 = {a for a in granted if a.startswith("ec2:")}
+    declared = {a for _, action in ACTIONS for p in action.permissions for a in p.actions}
+    assert ec2 <= declared
+
+
+@pytest.mark.parametrize("synthesized", ["default", "enforce"])
+def test_cdk_nag_passes_and_every_acknowledgment_has_a_reason(synthesized: str, request: pytest.FixtureRequest) -> None:
+    _, outdir = request.getfixturevalue(synthesized)
+    report = json.loads((outdir / "validation-report.json").read_text())
+    (plugin,) = report["pluginReports"]
+    assert plugin["pluginName"] == "AwsSolutions"
+    assert plugin["conclusion"] == "success"
+    assert plugin["violations"] == []
+    for suppressed in plugin["suppressedViolations"]:
+        assert len(suppressed["reason"]) > 40, suppressed["ruleName"]
+
+
+def test_cdk_nag_fails_synth_on_a_violation(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Bad")
+    cdk.aws_sqs.Queue(stack, "Unencrypted", encryption=cdk.aws_sqs.QueueEncryption.UNENCRYPTED)
+    cdk.Validations.of(app).add_plugins(cdk_app.AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+
+
+@pytest.mark.parametrize("synthesized", ["default", "enforce"])
+def test_cfn_lint_finds_nothing(synthesized: str, request: pytest.FixtureRequest) -> None:
+    _, outdir = request.getfixturevalue(synthesized)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--ignore-checks", "W3005", "--", str(outdir / "Riposte.template.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_bad_config_fails_synth_naming_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('mode = "enforce"\n[nacl]\nrule_range = [0, 10]\n')
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"riposte:config": str(bad)}), "CDK_OUTDIR": str(tmp_path / "out")}
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "nacl.rule_range" in result.stderr
+    assert "Traceback" not in result.stderr

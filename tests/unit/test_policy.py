@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from riposte import config as cfg
+from riposte import pipeline
+from riposte.model import Status
+from tests.conftest import load_event
+
+LOW_ACT = {"thresholds": {"notify": 10, "page": 90, "act": 10}}
+
+
+def test_high_score_network_finding_plans_a_block_and_notifications() -> None:
+    plan = pipeline.plan(load_event("c2_activity_outbound.json"), cfg.Config())
+    assert plan.score.value == 90
+    assert [(a.name, a.target, a.status) for a in plan.actions] == [("block_ip", "198.51.100.77", Status.PLANNED)]
+    assert plan.notify == ("slack", "pagerduty")
+
+
+def test_below_the_act_threshold_nothing_is_planned_and_below_notify_nobody_is_told() -> None:
+    plan = pipeline.plan(load_event("ssh_bruteforce_inbound.json"), cfg.Config())
+    assert plan.score.value == 25
+    assert plan.actions == ()
+    assert plan.notify == ()
+
+
+def test_private_addresses_are_refused_centrally_with_the_reason() -> None:
+    plan = pipeline.plan(load_event("port_probe_multi.json"), cfg.parse(LOW_ACT))
+    by_target = {a.target: a for a in plan.actions}
+    assert by_target["203.0.113.50"].status is Status.PLANNED
+    assert by_target["10.0.0.9"].status is Status.REFUSED
+    assert "private (RFC 1918)" in by_target["10.0.0.9"].detail
+
+
+def test_allowlisted_addresses_are_refused() -> None:
+    plan = pipeline.plan(load_event("tor_client_partner.json"), cfg.parse({"allowlist": ["192.0.2.0/24"]}))
+    (action,) = plan.actions
+    assert action.status is Status.REFUSED
+    assert action.detail == "protected address: 192.0.2.44 is allowlisted (192.0.2.0/24)"
+
+
+def test_api_call_findings_do_not_block_in_network_acls() -> None:
+    plan = pipeline.plan(load_event("api_call_malicious_ip.json"), cfg.parse(LOW_ACT))
+    assert plan.actions == ()
+    assert plan.notify == ("slack",)
+
+
+def test_per_event_quota_refuses_the_excess_and_says_why() -> None:
+    raw = load_event("port_probe_multi.json")
+    details = raw["detail"]["service"]["action"]["portProbeAction"]["portProbeDetails"]
+    template = details[0]
+    details[:] = [
+        {**template, "remoteIpDetails": {**template["remoteIpDetails"], "ipAddressV4": f"203.0.113.{n}"}} for n in range(1, 6)
+    ]
+    plan = pipeline.plan(raw, cfg.parse({**LOW_ACT, "blocks": {"max_per_event": 3}}))
+    statuses = [a.status for a in plan.actions]
+    assert statuses == [Status.PLANNED] * 3 + [Status.REFUSED] * 2
+    assert plan.actions[-1].detail == "quota: at most 3 actions per event"
+
+
+def test_any_planned_action_is_announced_even_below_the_notify_threshold() -> None:
+    config = cfg.parse({"thresholds": {"notify": 95, "page": 99, "act": 70}})
+    plan = pipeline.plan(load_event("bitcoin_outbound.json"), config)
+    assert plan.actions
+    assert plan.notify == ("slack",)

@@ -1,0 +1,157 @@
+"""The runner against in-memory ports: dry-run, audit, exactly-once notifications, failures that retry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from riposte import config as cfg
+from riposte import pipeline, runner
+from riposte.actions import Ports
+from riposte.memory import MemoryNacls, MemoryState
+from riposte.model import Outcome, Result, Status
+from riposte.notifiers import Notifier
+from riposte.ports import NaclEntry
+from tests.conftest import load_event
+
+ACL = "acl-0123456789abcdef0"
+NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
+ENFORCE = {"mode": "enforce", "nacl": {"network_acl_ids": [ACL]}}
+
+
+class FakeNotifier(Notifier):
+    name: ClassVar[str] = "slack"
+    secret_field: ClassVar[str] = "slack_webhook_url"
+
+    def __init__(self, outcomes: list[Status]) -> None:
+        super().__init__(http=None, destination=lambda: None)  # type: ignore[arg-type]
+        self.outcomes = outcomes
+        self.sent: list[Result] = []
+
+    def render(self, result: Result) -> dict[str, Any]:
+        return {}
+
+    def send(self, result: Result) -> Outcome:
+        self.sent.append(result)
+        status = self.outcomes.pop(0)
+        return Outcome("slack", "", status, retryable=status is Status.FAILED)
+
+
+def ports(entries: list[NaclEntry] | None = None) -> tuple[Ports, MemoryNacls, MemoryState]:
+    nacls = MemoryNacls({ACL: list(entries or [NaclEntry(100, False, "allow", "0.0.0.0/0")])})
+    state = MemoryState()
+    return Ports(nacl=nacls, state=state), nacls, state
+
+
+def run(config: cfg.Config, p: Ports, notifier: Notifier, name: str = "c2_activity_outbound.json") -> Result:
+    plan = pipeline.plan(load_event(name), config)
+    return runner.execute(plan, config, p, {"slack": notifier}, NOW)
+
+
+def test_enforce_adds_the_block_records_it_and_audits_every_step() -> None:
+    config = cfg.parse(ENFORCE)
+    p, nacls, state = ports()
+    result = run(config, p, FakeNotifier([Status.DONE]))
+    (action,) = result.actions
+    assert action.status is Status.DONE
+    assert nacls.calls == [("CreateNetworkAclEntry", ACL, 1)]
+    assert state.blocks[0].cidr == "198.51.100.77/32"
+    assert state.blocks[0].expires_at == "2026-11-29T04:00:00+00:00"
+    kinds = [(r.kind, r.name, r.status) for r in state.audit]
+    assert kinds == [
+        ("decision", "policy", "done"),
+        ("action", "block_ip", "done"),
+        ("notification", "slack", "done"),
+        ("notification", "pagerduty", "skipped"),
+    ]
+    assert "score 90" in state.audit[0].detail
+
+
+def test_dry_run_makes_no_mutating_call_but_says_what_it_would_do() -> None:
+    config = cfg.parse({**ENFORCE, "mode": "dry_run"})
+    p, nacls, state = ports()
+    result = run(config, p, FakeNotifier([Status.DONE]))
+    (action,) = result.actions
+    assert action.status is Status.DRY_RUN
+    assert action.detail == f"{ACL}: would deny 198.51.100.77/32 as rule 1 (dry run)"
+    assert nacls.calls == []
+    assert state.blocks == []
+    assert any(r.kind == "action" and r.status == "dry_run" for r in state.audit)
+
+
+def test_a_redelivered_event_adds_nothing_and_is_not_announced_twice() -> None:
+    config = cfg.parse(ENFORCE)
+    p, nacls, _ = ports()
+    notifier = FakeNotifier([Status.DONE, Status.DONE])
+    run(config, p, notifier)
+    second = run(config, p, notifier)
+    assert len(nacls.calls) == 1
+    assert second.actions[0].detail == f"{ACL}: already denied by rule 1"
+    assert len(notifier.sent) == 1
+    assert second.notifications[0].status is Status.SKIPPED
+
+
+def test_a_failed_notification_is_retryable_and_the_retry_sends_it() -> None:
+    config = cfg.parse(ENFORCE)
+    p, nacls, _ = ports()
+    notifier = FakeNotifier([Status.FAILED, Status.DONE])
+    first = run(config, p, notifier)
+    assert first.retryable
+    second = run(config, p, notifier)
+    assert not second.retryable
+    assert len(notifier.sent) == 2
+    assert len(nacls.calls) == 1  # the block was not repeated
+
+
+def test_a_full_range_fails_clearly_without_overwriting_and_without_retry() -> None:
+    config = cfg.parse({**ENFORCE, "nacl": {"network_acl_ids": [ACL], "rule_range": [1, 2]}})
+    foreign = [NaclEntry(1, False, "deny", "192.0.2.1/32"), NaclEntry(2, False, "deny", "192.0.2.2/32")]
+    p, nacls, _ = ports(foreign)
+    result = run(config, p, FakeNotifier([Status.DONE]))
+    (action,) = result.actions
+    assert action.status is Status.FAILED
+    assert action.detail == f"{ACL}: managed range 1-2 is full"
+    assert not action.retryable
+    assert nacls.calls == []
+    assert nacls.acls[ACL] == foreign
+
+
+def test_an_unexpected_adapter_error_becomes_an_audited_retryable_failure() -> None:
+    class Broken(MemoryNacls):
+        def entries(self, acl_id: str) -> tuple[NaclEntry, ...]:
+            raise ConnectionError("endpoint unreachable")
+
+    config = cfg.parse(ENFORCE)
+    state = MemoryState()
+    p = Ports(nacl=Broken({ACL: []}), state=state)
+    result = run(config, p, FakeNotifier([Status.DONE]))
+    assert result.actions[0].status is Status.FAILED
+    assert result.actions[0].detail == "ConnectionError: endpoint unreachable"
+    assert result.retryable
+    assert any(r.kind == "action" and r.status == "failed" for r in state.audit)
+
+
+def test_refused_targets_are_audited_and_never_executed() -> None:
+    config = cfg.parse({**ENFORCE, "allowlist": ["192.0.2.0/24"]})
+    p, nacls, state = ports()
+    result = run(config, p, FakeNotifier([Status.DONE]), "tor_client_partner.json")
+    assert result.actions[0].status is Status.REFUSED
+    assert nacls.calls == []
+    assert [r.status for r in state.audit if r.kind == "action"] == ["refused"]
+
+
+def test_a_concurrent_writer_taking_the_number_is_stepped_around() -> None:
+    class Racy(MemoryNacls):
+        raced = False
+
+        def add_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> None:
+            if not self.raced:  # another invocation takes the number between our read and our write
+                self.raced = True
+                self.acls[acl_id].append(NaclEntry(rule_number, egress, "deny", "192.0.2.99/32"))
+            super().add_deny(acl_id, rule_number, cidr, egress=egress)
+
+    config = cfg.parse(ENFORCE)
+    nacls = Racy({ACL: []})
+    result = run(config, Ports(nacl=nacls, state=MemoryState()), FakeNotifier([Status.DONE]))
+    assert result.actions[0].status is Status.DONE
+    assert nacls.calls == [("CreateNetworkAclEntry", ACL, 2)]
