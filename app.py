@@ -14,11 +14,11 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
-import aws_cdk as cdk  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
-from riposte import config as cfg  # noqa: E402
-from stacks.riposte_stack import RiposteStack  # noqa: E402
+from riposte import config as cfg
+from stacks.riposte_stack import RiposteStack
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLE = ROOT / "riposte.example.toml"

@@ -9,10 +9,11 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def free_port() -> int:
@@ -27,14 +28,16 @@ def moto_server(timeout: float = 20.0) -> Iterator[str]:
     port = free_port()
     binary = Path(sys.executable).with_name("moto_server")
     process = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()  # noqa: S310 - our own http://127.0.0.1
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -61,7 +64,7 @@ def http_sink() -> Iterator[Sink]:
     sink = Sink()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             sink.requests.append({"path": self.path, "json": json.loads(body)})
             self.send_response(200)

@@ -23,7 +23,12 @@ sys.path.insert(0, str(ROOT / "demo"))
 from local import http_sink, moto_server  # noqa: E402
 
 EVENTS = ROOT / "tests" / "events" / "guardduty"
-SAMPLES = ["c2_activity_outbound.json", "bitcoin_outbound.json", "tor_client_partner.json", "ssh_bruteforce_inbound.json"]
+SAMPLES = [
+    "c2_activity_outbound.json",
+    "bitcoin_outbound.json",
+    "tor_client_partner.json",
+    "ssh_bruteforce_inbound.json",
+]
 SAMPLE_INSTANCE = "i-0a1b2c3d4e5f60718"
 REGION = "us-east-1"
 
@@ -66,7 +71,9 @@ def build_network(ec2: Any) -> tuple[str, str]:
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
     acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
-    default = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["NetworkAcls"][0]
+    default = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["NetworkAcls"][
+        0
+    ]
     association = next(a for a in default["Associations"] if a["SubnetId"] == subnet)["NetworkAclAssociationId"]
     ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl)
     # The user's own rules. Rule 5 sits inside Riposte's managed range 1-99: Riposte must step around it.
@@ -80,7 +87,13 @@ def build_network(ec2: Any) -> tuple[str, str]:
     for number, egress, action, cidr, protocol, ports in unmanaged:
         extra = {"PortRange": {"From": ports[0], "To": ports[1]}} if ports else {}
         ec2.create_network_acl_entry(
-            NetworkAclId=acl, RuleNumber=number, Egress=egress, RuleAction=action, CidrBlock=cidr, Protocol=protocol, **extra
+            NetworkAclId=acl,
+            RuleNumber=number,
+            Egress=egress,
+            RuleAction=action,
+            CidrBlock=cidr,
+            Protocol=protocol,
+            **extra,
         )
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     instance = ec2.run_instances(ImageId=image, InstanceType="t3.micro", SubnetId=subnet, MinCount=1, MaxCount=1)
@@ -97,7 +110,12 @@ def queued_as_lambda_event(sqs: Any, queue_url: str, queue_arn: str, expected: i
                 "messageId": m["MessageId"],
                 "receiptHandle": m["ReceiptHandle"],
                 "body": m["Body"],
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "events", "ApproximateFirstReceiveTimestamp": "0"},
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "0",
+                    "SenderId": "events",
+                    "ApproximateFirstReceiveTimestamp": "0",
+                },
                 "messageAttributes": {},
                 "md5OfBody": m["MD5OfBody"],
                 "eventSource": "aws:sqs",
@@ -146,7 +164,10 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
         table = "riposte-demo-state"
         dynamodb.create_table(
             TableName=table,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
             AttributeDefinitions=[
                 {"AttributeName": "pk", "AttributeType": "S"},
                 {"AttributeName": "sk", "AttributeType": "S"},
@@ -176,13 +197,24 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
         for name in SAMPLES:
             finding = json.loads((EVENTS / name).read_text().replace(SAMPLE_INSTANCE, instance))
             events.put_events(
-                Entries=[{"Source": finding["source"], "DetailType": finding["detail-type"], "Detail": json.dumps(finding["detail"])}]
+                Entries=[
+                    {
+                        "Source": finding["source"],
+                        "DetailType": finding["detail-type"],
+                        "Detail": json.dumps(finding["detail"]),
+                    }
+                ]
             )
             print(f"  {name}: {finding['detail']['type']} (severity {finding['detail']['severity']})")
         # An event from another source must not match the rule.
-        events.put_events(Entries=[{"Source": "aws.ec2", "DetailType": "EC2 Instance State-change Notification", "Detail": "{}"}])
+        events.put_events(
+            Entries=[{"Source": "aws.ec2", "DetailType": "EC2 Instance State-change Notification", "Detail": "{}"}]
+        )
         lambda_event = queued_as_lambda_event(sqs, queue_url, queue_arn, len(SAMPLES))
-        expect(len(lambda_event["Records"]) == len(SAMPLES), f"the rule routed exactly the {len(SAMPLES)} findings")
+        expect(
+            len(lambda_event["Records"]) == len(SAMPLES),
+            f"the rule routed exactly the {len(SAMPLES)} findings",
+        )
 
         title("Responder handler (as Lambda invokes it)")
         response = responder.handler(lambda_event, Context(aws_request_id=str(uuid.uuid4())))
@@ -200,13 +232,20 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
             for item in items:
                 if item["kind"]["S"] != "decision":
                     target = f" {item['target']['S']}" if item["target"]["S"] else ""
-                    print(f"    {item['kind']['S']:<12} {item['name']['S']}{target}: {item['status']['S']}  {item['detail']['S']}")
+                    what = f"{item['name']['S']}{target}: {item['status']['S']}"
+                    print(f"    {item['kind']['S']:<12} {what}  {item['detail']['S']}")
 
         title(f"Network ACL {acl} after")
         after = show_nacl(ec2, acl)
         denied = {e.get("CidrBlock"): e["RuleNumber"] for e in after if e["RuleAction"] == "deny" and not e["Egress"]}
-        expect(denied.get("198.51.100.77/32") in range(1, 100), "C&C address blocked inside the managed range 1-99")
-        expect(denied.get("203.0.113.9/32") in range(1, 100), "Bitcoin-pool address blocked inside the managed range")
+        expect(
+            denied.get("198.51.100.77/32") in range(1, 100),
+            "C&C address blocked inside the managed range 1-99",
+        )
+        expect(
+            denied.get("203.0.113.9/32") in range(1, 100),
+            "Bitcoin-pool address blocked inside the managed range",
+        )
         expect("192.0.2.44/32" not in denied, "allowlisted partner address 192.0.2.44 refused, not blocked")
         expect("198.51.100.23/32" not in denied, "low-score SSH brute force (score 25) not blocked")
         expect(all(e in after for e in before), "every unmanaged rule is untouched (rule 5 stepped around)")
@@ -220,7 +259,10 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
                     f["text"].replace("\n", ": ") for f in block.get("fields", []) + block.get("elements", [])
                 )
                 print("      " + text.replace("\n", "\n      "))
-        expect(len(slack.requests) == 3, "3 Slack messages (the two blocks and the refused partner; not the low score)")
+        expect(
+            len(slack.requests) == 3,
+            "3 Slack messages (the two blocks and the refused partner; not the low score)",
+        )
 
         title("Redelivery of the same messages (SQS at-least-once)")
         sent_before = len(slack.requests)

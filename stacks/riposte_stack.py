@@ -43,6 +43,9 @@ def acknowledge(scope: Construct, rule: str, reason: str) -> None:
 
 
 class RiposteStack(Stack):
+    def _log_groups_arn(self) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:*"
+
     def __init__(self, scope: Construct, construct_id: str, *, config: Config, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
@@ -58,20 +61,20 @@ class RiposteStack(Stack):
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
                 resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:*"
-                    }
-                },
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": self._log_groups_arn()}},
             )
         )
 
         if config.guardduty.create_detector:
-            guardduty.CfnDetector(
-                self, "Detector", enable=True, finding_publishing_frequency="FIFTEEN_MINUTES"
-            )
+            guardduty.CfnDetector(self, "Detector", enable=True, finding_publishing_frequency="FIFTEEN_MINUTES")
 
         self.dlq = sqs.Queue(
             self,
@@ -109,7 +112,10 @@ class RiposteStack(Stack):
             )
             rule.add_target(
                 targets.SqsQueue(
-                    self.queue, dead_letter_queue=self.dlq, retry_attempts=185, max_event_age=Duration.hours(24)
+                    self.queue,
+                    dead_letter_queue=self.dlq,
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
                 )
             )
 
@@ -138,8 +144,16 @@ class RiposteStack(Stack):
                 removal_policy=RemovalPolicy.RETAIN,
             )
             for field, construct, description in (
-                ("slack_webhook_url", "SlackWebhookUrl", "Slack incoming-webhook URL for Riposte (fill in after deploy)"),
-                ("pagerduty_routing_key", "PagerDutyRoutingKey", "PagerDuty Events v2 routing key for Riposte"),
+                (
+                    "slack_webhook_url",
+                    "SlackWebhookUrl",
+                    "Slack incoming-webhook URL for Riposte (fill in after deploy)",
+                ),
+                (
+                    "pagerduty_routing_key",
+                    "PagerDutyRoutingKey",
+                    "PagerDuty Events v2 routing key for Riposte",
+                ),
             )
         }
         for secret in self.secrets.values():

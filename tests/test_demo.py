@@ -14,7 +14,11 @@ from tests.conftest import ROOT
 @pytest.mark.xdist_group("processes")
 def test_demo_runs_and_shows_the_block_and_the_slack_message() -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "demo" / "run_demo.py")], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, str(ROOT / "demo" / "run_demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout

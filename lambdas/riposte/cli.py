@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from riposte import config as cfg
-from riposte import inputs, pipeline
+from riposte import inputs, pipeline, runner
 from riposte.model import Outcome, Plan, Status
 from riposte.sources import SOURCES, InputError
 
@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", help=f"TOML configuration (default: ./{DEFAULT_CONFIG} if present)")
-    common.add_argument("--allow", metavar="CIDR", action="append", default=[], help="add to the allowlist (repeatable)")
+    common.add_argument(
+        "--allow", metavar="CIDR", action="append", default=[], help="add to the allowlist (repeatable)"
+    )
     common.add_argument("--source", choices=SOURCES.names(), help="force the source instead of detecting it")
     common.add_argument("paths", metavar="PATH", nargs="+", help="event file or directory (read recursively)")
     commands.add_parser("score", parents=[common], help="normalize, score and plan; touches nothing")
@@ -77,16 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"riposte: {error}", file=sys.stderr)
         return EXIT_REJECTED
 
-    execute = None
+    rt = None
     if args.command == "run":
-        from riposte import runner
         from riposte.runtime import build
 
         rt = build(config, table_name=args.table)
-
-        def execute(plan: Plan, label: str) -> dict[str, Any]:
-            result = runner.execute(plan, config, rt.ports, rt.notifiers, now=datetime.now(UTC))
-            return _line(label, plan, result.actions, [o.as_notify_dict() for o in result.notifications])
 
     status = EXIT_OK
     for item in inputs.read(args.paths):
@@ -101,8 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 line = {"input": label, "error": str(error)}
                 status = EXIT_REJECTED
             else:
-                planned = [{"notifier": n, "status": str(Status.PLANNED), "detail": ""} for n in plan.notify]
-                line = execute(plan, label) if execute else _line(label, plan, plan.actions, planned)
+                if rt is None:
+                    planned = [{"notifier": n, "status": str(Status.PLANNED), "detail": ""} for n in plan.notify]
+                    line = _line(label, plan, plan.actions, planned)
+                else:
+                    result = runner.execute(plan, config, rt.ports, rt.notifiers, now=datetime.now(UTC))
+                    line = _line(label, plan, result.actions, [o.as_notify_dict() for o in result.notifications])
         print(json.dumps(line), flush=True)
     return status
 

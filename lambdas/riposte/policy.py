@@ -33,7 +33,10 @@ def plan_actions(event: SecurityEvent, score: Score, config: Config) -> tuple[Ou
             if outcome.status is Status.PLANNED:
                 if allowed == 0:
                     outcome = Outcome(
-                        name, target, Status.REFUSED, f"quota: at most {config.blocks.max_per_event} actions per event"
+                        name,
+                        target,
+                        Status.REFUSED,
+                        f"quota: at most {config.blocks.max_per_event} actions per event",
                     )
                 else:
                     allowed -= 1

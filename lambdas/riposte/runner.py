@@ -21,7 +21,7 @@ from riposte.ports import AuditRecord
 DELIVERY_LEASE_SECONDS = 300
 
 
-def _audit(ports: Ports, plan: Plan, config: Config, now: datetime, kind: str, outcome: Outcome) -> None:
+def _audit(ports: Ports, plan: Plan, config: Config, now: datetime, *, kind: str, outcome: Outcome) -> None:
     ports.state.record_audit(
         AuditRecord(
             event_id=plan.event.id,
@@ -46,11 +46,15 @@ def run_actions(plan: Plan, config: Config, ports: Ports, now: datetime) -> tupl
         else:
             try:
                 outcome = ACTIONS.get(planned.name).execute(planned.target, ctx)
-            except Exception as error:  # noqa: BLE001 - any surprise becomes an audited, retryable failure
+            except Exception as error:
                 outcome = Outcome(
-                    planned.name, planned.target, Status.FAILED, f"{type(error).__name__}: {error}", retryable=True
+                    planned.name,
+                    planned.target,
+                    Status.FAILED,
+                    f"{type(error).__name__}: {error}",
+                    retryable=True,
                 )
-        _audit(ports, plan, config, now, "action", outcome)
+        _audit(ports, plan, config, now, kind="action", outcome=outcome)
         outcomes.append(outcome)
     return tuple(outcomes)
 
@@ -68,7 +72,7 @@ def notify(result: Result, notifiers: Mapping[str, Notifier], ports: Ports, now:
         else:
             try:
                 outcome = notifier.send(result)
-            except Exception as error:  # noqa: BLE001 - send() should not raise; if it does, retry later
+            except Exception as error:
                 outcome = Outcome(channel, "", Status.FAILED, f"{type(error).__name__}: {error}", retryable=True)
             if outcome.status is Status.DONE:
                 ports.state.complete_delivery(event_id, channel, stamp)
@@ -78,12 +82,17 @@ def notify(result: Result, notifiers: Mapping[str, Notifier], ports: Ports, now:
     return tuple(outcomes)
 
 
-def execute(
-    plan: Plan, config: Config, ports: Ports, notifiers: Mapping[str, Notifier], now: datetime
-) -> Result:
-    _audit(ports, plan, config, now, "decision", Outcome("policy", "", Status.DONE, policy.summary(plan, config)))
+def execute(plan: Plan, config: Config, ports: Ports, notifiers: Mapping[str, Notifier], now: datetime) -> Result:
+    _audit(
+        ports,
+        plan,
+        config,
+        now,
+        kind="decision",
+        outcome=Outcome("policy", "", Status.DONE, policy.summary(plan, config)),
+    )
     result = Result(plan=plan, actions=run_actions(plan, config, ports, now))
     notifications = notify(result, notifiers, ports, now)
     for outcome in notifications:
-        _audit(ports, plan, config, now, "notification", outcome)
+        _audit(ports, plan, config, now, kind="notification", outcome=outcome)
     return Result(plan=plan, actions=result.actions, notifications=notifications)

@@ -55,15 +55,25 @@ def test_directories_are_read_recursively_in_name_order(tmp_path: Path, capsys: 
     (tmp_path / ".hidden.json").write_text("junk")
     status, lines = run_cli(capsys, "score", str(tmp_path))
     assert status == 0
-    assert [Path(line["input"]).relative_to(tmp_path).as_posix() for line in lines] == ["a.json", "b.json", "sub/a.json"]
+    assert [Path(line["input"]).relative_to(tmp_path).as_posix() for line in lines] == [
+        "a.json",
+        "b.json",
+        "sub/a.json",
+    ]
 
 
-def test_arrays_json_lines_and_get_findings_output_are_indexed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_arrays_json_lines_and_get_findings_output_are_indexed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     events = [json.loads((GUARDDUTY / n).read_text()) for n in ("bitcoin_outbound.json", "c2_activity_outbound.json")]
     (tmp_path / "array.json").write_text(json.dumps(events))
     (tmp_path / "lines.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
     status, lines = run_cli(
-        capsys, "score", str(tmp_path / "array.json"), str(tmp_path / "lines.jsonl"), str(EVENTS / "get_findings_output.json")
+        capsys,
+        "score",
+        str(tmp_path / "array.json"),
+        str(tmp_path / "lines.jsonl"),
+        str(EVENTS / "get_findings_output.json"),
     )
     assert status == 0
     assert [line["input"].rsplit("/", 1)[1] for line in lines] == [
@@ -76,7 +86,9 @@ def test_arrays_json_lines_and_get_findings_output_are_indexed(tmp_path: Path, c
     assert [line["score"] for line in lines] == [85, 90, 85, 90, 85]
 
 
-def test_malformed_inputs_are_reported_and_the_run_continues(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_malformed_inputs_are_reported_and_the_run_continues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "1-broken.json").write_text('{"source": "aws.guardduty", ')
     (tmp_path / "2-unknown.json").write_text('{"hello": "world"}')
     bad_finding = json.loads((GUARDDUTY / "bitcoin_outbound.json").read_text())
@@ -117,7 +129,10 @@ def test_config_thresholds_change_the_decision(tmp_path: Path, capsys: pytest.Ca
     config = tmp_path / "c.toml"
     config.write_text("[thresholds]\nnotify = 10\npage = 95\nact = 20\n")
     _, (line,) = run_cli(capsys, "score", "--config", str(config), str(GUARDDUTY / "port_probe_multi.json"))
-    assert {a["target"]: a["status"] for a in line["actions"]} == {"203.0.113.50": "planned", "10.0.0.9": "refused"}
+    assert {a["target"]: a["status"] for a in line["actions"]} == {
+        "203.0.113.50": "planned",
+        "10.0.0.9": "refused",
+    }
 
 
 def test_source_can_be_forced(capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,7 +143,11 @@ def test_source_can_be_forced(capsys: pytest.CaptureFixture[str]) -> None:
 def test_installed_console_script_prints_json_lines() -> None:
     binary = Path(sys.executable).with_name("riposte")
     result = subprocess.run(
-        [str(binary), "score", str(GUARDDUTY / "bitcoin_outbound.json")], capture_output=True, text=True, check=False, cwd=ROOT
+        [str(binary), "score", str(GUARDDUTY / "bitcoin_outbound.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["score"] == 85
@@ -138,9 +157,9 @@ def test_installed_console_script_prints_json_lines() -> None:
 @pytest.mark.xdist_group("processes")
 def test_run_carries_out_the_plan_against_a_local_aws(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "demo"))
-    from local import moto_server  # type: ignore[import-not-found]
-
     import boto3
+
+    from local import moto_server  # type: ignore[import-not-found]
 
     with moto_server() as endpoint:
         ec2 = boto3.client("ec2", endpoint_url=endpoint)
@@ -148,18 +167,40 @@ def test_run_carries_out_the_plan_against_a_local_aws(tmp_path: Path) -> None:
         acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
         config = tmp_path / "c.toml"
         config.write_text(f'mode = "enforce"\n[nacl]\nnetwork_acl_ids = ["{acl}"]\n')
-        env = {"PATH": "/usr/bin:/bin", "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-               "AWS_DEFAULT_REGION": "us-east-1"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
         binary = Path(sys.executable).with_name("riposte")
         result = subprocess.run(
             [str(binary), "run", "--config", str(config), str(GUARDDUTY / "bitcoin_outbound.json")],
-            capture_output=True, text=True, check=False, env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
         )
         assert result.returncode == 0, result.stderr
         line = json.loads(result.stdout)
         assert line["actions"][0]["status"] == "done"
         assert line["actions"][0]["detail"] == f"{acl}: added 203.0.113.9/32 as rule 1, expires in 24h"
         # No Slack secret exists in this account: the notification fails loudly, it is not silently dropped.
-        assert {n["notifier"]: n["status"] for n in line["notify"]} == {"slack": "failed", "pagerduty": "skipped"}
+        assert {n["notifier"]: n["status"] for n in line["notify"]} == {
+            "slack": "failed",
+            "pagerduty": "skipped",
+        }
         entries = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
         assert [(e["RuleNumber"], e["CidrBlock"], e["RuleAction"]) for e in entries] == [(1, "203.0.113.9/32", "deny")]
+
+
+def test_score_is_pure_it_never_loads_an_aws_sdk() -> None:
+    code = (
+        "import sys; from riposte import cli; "
+        f"status = cli.main(['score', {str(GUARDDUTY)!r}]); "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')); "
+        "sys.exit(f'loaded {loaded}' if loaded else status)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr

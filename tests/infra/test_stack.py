@@ -86,7 +86,9 @@ def test_data_at_rest_is_encrypted_with_the_rotating_customer_key(default: Any) 
         assert "KmsMasterKeyId" in queue["Properties"]
     for policy in t.find_resources("AWS::SQS::QueuePolicy").values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        )
     t.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
@@ -100,7 +102,9 @@ def test_data_at_rest_is_encrypted_with_the_rotating_customer_key(default: Any) 
     t.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": key, "RetentionInDays": 365})
 
 
-def test_function_runs_the_package_with_the_pinned_powertools_layer_and_the_validated_config(default: Any) -> None:
+def test_function_runs_the_package_with_the_pinned_powertools_layer_and_the_validated_config(
+    default: Any,
+) -> None:
     t = template(default)
     (function,) = t.find_resources("AWS::Lambda::Function").values()
     props = function["Properties"]
@@ -111,7 +115,8 @@ def test_function_runs_the_package_with_the_pinned_powertools_layer_and_the_vali
     parameters = default[0]["Parameters"]
     assert parameters[layer["Ref"]]["Default"].endswith(f"/python3.13/{POWERTOOLS_VERSION}")
     t.has_resource_properties(
-        "AWS::Lambda::EventSourceMapping", {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10}
+        "AWS::Lambda::EventSourceMapping",
+        {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10},
     )
 
 
@@ -183,7 +188,13 @@ def test_cdk_nag_fails_synth_on_a_violation(tmp_path: Path) -> None:
 def test_cfn_lint_finds_nothing(synthesized: str, request: pytest.FixtureRequest) -> None:
     _, outdir = request.getfixturevalue(synthesized)
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), "--ignore-checks", "W3005", "--", str(outdir / "Riposte.template.json")],
+        [
+            str(Path(sys.executable).with_name("cfn-lint")),
+            "--ignore-checks",
+            "W3005",
+            "--",
+            str(outdir / "Riposte.template.json"),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -194,7 +205,11 @@ def test_cfn_lint_finds_nothing(synthesized: str, request: pytest.FixtureRequest
 def test_a_bad_config_fails_synth_naming_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('mode = "enforce"\n[nacl]\nrule_range = [0, 10]\n')
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"riposte:config": str(bad)}), "CDK_OUTDIR": str(tmp_path / "out")}
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps({"riposte:config": str(bad)}),
+        "CDK_OUTDIR": str(tmp_path / "out"),
+    }
     result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert result.returncode != 0
     assert "nacl.rule_range" in result.stderr

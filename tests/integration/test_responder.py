@@ -43,7 +43,10 @@ class Env:
     slack: HTTPServer
 
     def configure(self, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> cfg.Config:
-        data: dict[str, Any] = {"mode": "enforce", "nacl": {"network_acl_ids": [self.acl], "rule_range": [1, 99]}}
+        data: dict[str, Any] = {
+            "mode": "enforce",
+            "nacl": {"network_acl_ids": [self.acl], "rule_range": [1, 99]},
+        }
         data.update(overrides)
         config = cfg.parse(data)
         monkeypatch.setenv(cfg.ENV_VAR, config.to_json())
@@ -55,7 +58,9 @@ class Env:
         return list(self.ec2.describe_network_acls(NetworkAclIds=[self.acl])["NetworkAcls"][0]["Entries"])
 
     def denied(self) -> dict[str, int]:
-        return {e["CidrBlock"]: e["RuleNumber"] for e in self.entries() if e["RuleAction"] == "deny" and not e["Egress"]}
+        return {
+            e["CidrBlock"]: e["RuleNumber"] for e in self.entries() if e["RuleAction"] == "deny" and not e["Egress"]
+        }
 
     def audit(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=TABLE)["Items"]
@@ -69,18 +74,42 @@ def env(httpserver: HTTPServer) -> Iterator[Env]:
         vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
         acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
         unmanaged = [
-            {"RuleNumber": 1, "Egress": False, "RuleAction": "deny", "CidrBlock": "192.0.2.200/32", "Protocol": "-1"},
-            {"RuleNumber": 100, "Egress": False, "RuleAction": "allow", "CidrBlock": "0.0.0.0/0", "Protocol": "6",
-             "PortRange": {"From": 443, "To": 443}},
-            {"RuleNumber": 100, "Egress": True, "RuleAction": "allow", "CidrBlock": "0.0.0.0/0", "Protocol": "-1"},
+            {
+                "RuleNumber": 1,
+                "Egress": False,
+                "RuleAction": "deny",
+                "CidrBlock": "192.0.2.200/32",
+                "Protocol": "-1",
+            },
+            {
+                "RuleNumber": 100,
+                "Egress": False,
+                "RuleAction": "allow",
+                "CidrBlock": "0.0.0.0/0",
+                "Protocol": "6",
+                "PortRange": {"From": 443, "To": 443},
+            },
+            {
+                "RuleNumber": 100,
+                "Egress": True,
+                "RuleAction": "allow",
+                "CidrBlock": "0.0.0.0/0",
+                "Protocol": "-1",
+            },
         ]
         for entry in unmanaged:
             ec2.create_network_acl_entry(NetworkAclId=acl, **entry)
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(
             TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
             BillingMode="PAY_PER_REQUEST",
         )
         secrets = boto3.client("secretsmanager")
@@ -98,8 +127,12 @@ def sqs_event(*bodies: Any) -> dict[str, Any]:
                 "messageId": f"m-{n}",
                 "receiptHandle": f"r-{n}",
                 "body": body if isinstance(body, str) else json.dumps(body),
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "events",
-                               "ApproximateFirstReceiveTimestamp": "0"},
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "0",
+                    "SenderId": "events",
+                    "ApproximateFirstReceiveTimestamp": "0",
+                },
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",
@@ -129,7 +162,11 @@ def test_block_lands_inside_the_managed_range_around_unmanaged_rules(env: Env, m
     assert unmanaged_untouched(env)
     assert len(env.slack.log) == 1
     audit = {(i["kind"]["S"], i["name"]["S"], i["status"]["S"]) for i in env.audit()}
-    assert {("decision", "policy", "done"), ("action", "block_ip", "done"), ("notification", "slack", "done")} <= audit
+    assert {
+        ("decision", "policy", "done"),
+        ("action", "block_ip", "done"),
+        ("notification", "slack", "done"),
+    } <= audit
     blocks = [i for i in env.dynamodb.scan(TableName=TABLE)["Items"] if i["pk"]["S"].startswith("block#")]
     assert [(b["pk"]["S"], b["sk"]["S"], b["rule_number"]["N"]) for b in blocks] == [
         (f"block#{env.acl}", "ingress#198.51.100.77/32", "2")
@@ -222,5 +259,5 @@ def test_a_bad_configuration_fails_the_invocation_naming_the_field(env: Env, mon
     monkeypatch.setenv(cfg.ENV_VAR, json.dumps({"thresholds": {"act": 500}}))
     monkeypatch.setenv(responder.TABLE_ENV, TABLE)
     responder.runtime.cache_clear()
-    with pytest.raises(cfg.ConfigError, match="thresholds.act"):
+    with pytest.raises(cfg.ConfigError, match=r"thresholds\.act"):
         handle(sqs_event(load_event("c2_activity_outbound.json")))

@@ -38,7 +38,11 @@ def test_every_action_in_dry_run_mutates_nothing_and_is_audited(name: str) -> No
     nacls = MemoryNacls({"acl-0123456789abcdef0": []})
     state = MemoryState()
     config = cfg.parse({"mode": "dry_run", "actions": [name]})
-    plan = Plan(event=dataclasses.replace(event), score=Score(99, ()), actions=(Outcome(name, target, Status.PLANNED),))
+    plan = Plan(
+        event=dataclasses.replace(event),
+        score=Score(99, ()),
+        actions=(Outcome(name, target, Status.PLANNED),),
+    )
     result = runner.execute(plan, config, Ports(nacl=nacls, state=state), {}, datetime.now(UTC))
     assert result.actions[0].status is Status.DRY_RUN
     assert [c for c in nacls.calls if c[0] in action.mutating_calls] == []

@@ -17,7 +17,13 @@ def test_example_config_is_valid_and_safe_by_default() -> None:
 
 
 def test_config_round_trips_through_the_lambda_environment() -> None:
-    config = cfg.parse({"mode": "enforce", "allowlist": ["192.0.2.0/24", "2001:db8::/32"], "nacl": {"network_acl_ids": ["acl-0123456789abcdef0"]}})
+    config = cfg.parse(
+        {
+            "mode": "enforce",
+            "allowlist": ["192.0.2.0/24", "2001:db8::/32"],
+            "nacl": {"network_acl_ids": ["acl-0123456789abcdef0"]},
+        }
+    )
     assert cfg.from_json(config.to_json()) == config
 
 

@@ -56,6 +56,8 @@ def test_no_rfc1918_address_is_ever_allowed(address: ipaddress.IPv4Address) -> N
 
 
 @given(st.ip_addresses())
-def test_allowlisting_an_address_always_refuses_it(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+def test_allowlisting_an_address_always_refuses_it(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
     network = ipaddress.ip_network(f"{address}/{address.max_prefixlen}")
     assert guard.refusal(str(address), [network]) is not None

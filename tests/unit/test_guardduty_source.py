@@ -78,7 +78,10 @@ def test_unknown_fields_are_ignored() -> None:
         (lambda r: r["detail"].pop("id"), "detail|id: Field required"),
         (lambda r: r["detail"].update(severity="high"), "severity"),
         (lambda r: r["detail"].update(severity=11), "severity"),
-        (lambda r: r.update({"detail-type": "GuardDuty Runtime Protection Unhealthy"}), "expected detail-type"),
+        (
+            lambda r: r.update({"detail-type": "GuardDuty Runtime Protection Unhealthy"}),
+            "expected detail-type",
+        ),
         (lambda r: r.update(detail="oops"), "no 'detail' object"),
     ],
 )

@@ -13,7 +13,12 @@ def entry(number: int, action: str = "allow", cidr: str = "0.0.0.0/0", egress: b
 
 
 def test_lowest_free_number_in_the_range_is_chosen_around_foreign_rules() -> None:
-    entries = [entry(1, "deny", "192.0.2.9/32"), entry(2, "deny", "192.0.2.10/32"), entry(100), entry(DEFAULT_RULE, "deny")]
+    entries = [
+        entry(1, "deny", "192.0.2.9/32"),
+        entry(2, "deny", "192.0.2.10/32"),
+        entry(100),
+        entry(DEFAULT_RULE, "deny"),
+    ]
     plan = plan_block(entries, "203.0.113.9/32", egress=False, rule_range=(1, 99), quota=20)
     assert plan.verdict is BlockVerdict.ADD
     assert plan.rule_number == 3

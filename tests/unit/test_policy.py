@@ -48,7 +48,8 @@ def test_per_event_quota_refuses_the_excess_and_says_why() -> None:
     details = raw["detail"]["service"]["action"]["portProbeAction"]["portProbeDetails"]
     template = details[0]
     details[:] = [
-        {**template, "remoteIpDetails": {**template["remoteIpDetails"], "ipAddressV4": f"203.0.113.{n}"}} for n in range(1, 6)
+        {**template, "remoteIpDetails": {**template["remoteIpDetails"], "ipAddressV4": f"203.0.113.{n}"}}
+        for n in range(1, 6)
     ]
     plan = pipeline.plan(raw, cfg.parse({**LOW_ACT, "blocks": {"max_per_event": 3}}))
     statuses = [a.status for a in plan.actions]

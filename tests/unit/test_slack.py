@@ -35,7 +35,9 @@ def test_message_shows_score_reasons_evidence_and_response() -> None:
 
 
 def test_attacker_controlled_text_cannot_mention_channels_or_forge_links() -> None:
-    raw = with_detail(load_event("bitcoin_outbound.json"), description="<!channel> click <https://evil.example|here> & win")
+    raw = with_detail(
+        load_event("bitcoin_outbound.json"), description="<!channel> click <https://evil.example|here> & win"
+    )
     message = render(result_for(raw))
     text = json.dumps(message)
     assert "<!channel>" not in text
@@ -65,7 +67,7 @@ def test_send_posts_the_rendered_message(httpserver: HTTPServer) -> None:
     result = result_for(load_event("c2_activity_outbound.json"))
     outcome = notifier(httpserver.url_for("/hook")).send(result)
     assert outcome.status is Status.DONE
-    (request, _), = httpserver.log
+    ((request, _),) = httpserver.log
     assert request.headers["Content-Type"] == "application/json"
     assert json.loads(request.data) == render(result)
 

@@ -37,7 +37,12 @@ class BlockIp(Action):
     def execute(self, target: str, ctx: ActionContext) -> Outcome:
         acls = ctx.ports.nacl.target_acls()
         if not acls:
-            return Outcome(self.name, target, Status.FAILED, "no network ACL to modify: set nacl.network_acl_ids or nacl.vpc_ids")
+            return Outcome(
+                self.name,
+                target,
+                Status.FAILED,
+                "no network ACL to modify: set nacl.network_acl_ids or nacl.vpc_ids",
+            )
         cidr = host_cidr(target)
         results = [self._block_in(acl, cidr, ctx) for acl in acls]
         detail = "; ".join(f"{acl}: {text}" for acl, (_, text, _) in zip(acls, results, strict=True))
@@ -51,7 +56,11 @@ class BlockIp(Action):
         nacl_cfg = ctx.config.nacl
         for _ in range(ATTEMPTS):
             plan = plan_block(
-                ctx.ports.nacl.entries(acl), cidr, egress=False, rule_range=nacl_cfg.rule_range, quota=nacl_cfg.rule_quota
+                ctx.ports.nacl.entries(acl),
+                cidr,
+                egress=False,
+                rule_range=nacl_cfg.rule_range,
+                quota=nacl_cfg.rule_quota,
             )
             if plan.verdict is BlockVerdict.ALREADY:
                 return Status.DONE, plan.detail, False
@@ -74,7 +83,11 @@ class BlockIp(Action):
                     expires_at=(ctx.now + timedelta(hours=ctx.config.blocks.ttl_hours)).isoformat(),
                 )
             )
-            return Status.DONE, f"added {plan.detail.removeprefix('deny ')}, expires in {ctx.config.blocks.ttl_hours}h", False
+            return (
+                Status.DONE,
+                f"added {plan.detail.removeprefix('deny ')}, expires in {ctx.config.blocks.ttl_hours}h",
+                False,
+            )
         return Status.FAILED, f"rule numbers kept being taken concurrently ({ATTEMPTS} attempts)", True
 
 

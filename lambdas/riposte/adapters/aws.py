@@ -52,7 +52,12 @@ class Ec2Nacls:
         block = {"Ipv6CidrBlock": cidr} if ":" in cidr else {"CidrBlock": cidr}
         try:
             self._ec2.create_network_acl_entry(
-                NetworkAclId=acl_id, RuleNumber=rule_number, Protocol="-1", RuleAction="deny", Egress=egress, **block
+                NetworkAclId=acl_id,
+                RuleNumber=rule_number,
+                Protocol="-1",
+                RuleAction="deny",
+                Egress=egress,
+                **block,
             )
         except ClientError as error:
             if _code(error) == "NetworkAclEntryAlreadyExists":

@@ -65,8 +65,11 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         plan = pipeline.plan(json.loads(record.body), rt.config)
     except (json.JSONDecodeError, InputError) as error:
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
-        logger.error("event rejected; it will be retried, then kept in the dead-letter queue",
-                     message_id=record.message_id, error=str(error))
+        logger.error(
+            "event rejected; it will be retried, then kept in the dead-letter queue",
+            message_id=record.message_id,
+            error=str(error),
+        )
         raise
     result = runner.execute(plan, rt.config, rt.ports, rt.notifiers, now=datetime.now(UTC))
     metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
@@ -78,7 +81,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         "actions": [o.as_action_dict() for o in result.actions],
         "notify": [o.as_notify_dict() for o in result.notifications],
     }
-    logger.info("event processed", **summary)
+    logger.info("event processed", extra=summary)
     if result.retryable:
         failed = [o.name for o in (*result.actions, *result.notifications) if o.status is Status.FAILED]
         raise RetryableFailureError(f"{plan.event.id}: retryable failure in {', '.join(failed)}")

@@ -94,12 +94,15 @@ def post_json(http: urllib3.PoolManager, url: str, payload: dict[str, Any], retr
 
 
 def deliver(
-    name: str, http: urllib3.PoolManager, destination: CredentialProvider, payload: Callable[[], dict[str, Any]]
+    name: str,
+    http: urllib3.PoolManager,
+    destination: CredentialProvider,
+    payload: Callable[[], dict[str, Any]],
 ) -> Outcome:
     """The shared send(): resolve the destination, post, and map the result to an Outcome."""
     try:
         url = destination()
-    except Exception as error:  # noqa: BLE001 - a secret lookup failure must become a retry, not a crash
+    except Exception as error:
         return Outcome(name, "", Status.FAILED, f"cannot read destination: {error}", retryable=True)
     if not is_http_url(url):
         return Outcome(name, "", Status.SKIPPED, "not configured: the secret does not hold an http(s) URL yet")

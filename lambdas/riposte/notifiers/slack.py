@@ -55,7 +55,9 @@ def render(result: Result) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
     ]
     if event.description:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(event.description), TEXT_MAX)}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(event.description), TEXT_MAX)}}
+        )
     fields = [
         {"type": "mrkdwn", "text": clip(f"*{escape(label)}*\n{escape(value)}", FIELD_MAX)}
         for label, value in event.evidence[:FIELDS_MAX]
@@ -63,7 +65,12 @@ def render(result: Result) -> dict[str, Any]:
     if fields:
         blocks.append({"type": "section", "fields": fields})
     reasons = "\n".join(f"• {escape(r)}" for r in score.reasons)
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(f"*Why {score.value}*\n{reasons}", TEXT_MAX)}})
+    blocks.append(
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": clip(f"*Why {score.value}*\n{reasons}", TEXT_MAX)},
+        }
+    )
     if result.actions:
         lines = "\n".join(_action_line(o) for o in result.actions)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(f"*Response*\n{lines}", TEXT_MAX)}})
@@ -80,7 +87,7 @@ def render(result: Result) -> dict[str, Any]:
 
 class SlackNotifier(Notifier):
     name: ClassVar[str] = "slack"
-    secret_field: ClassVar[str] = "slack_webhook_url"
+    secret_field: ClassVar[str] = "slack_webhook_url"  # noqa: S105 - a field name, not a secret
 
     def render(self, result: Result) -> dict[str, Any]:
         return render(result)

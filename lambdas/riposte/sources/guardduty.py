@@ -9,6 +9,7 @@ https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings-format.html
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -214,76 +215,88 @@ class GuardDutySource:
         return to_event(finding)
 
 
+@dataclass
+class _Facts:
+    """What the readers below gather from one finding, in the order a human reads it."""
+
+    kind: EventKind = EventKind.OTHER
+    remotes: list[RemoteIp] = field(default_factory=list)
+    evidence: list[tuple[str, str]] = field(default_factory=list)
+    signals: set[str] = field(default_factory=set)
+
+    def add(self, label: str, value: str | None) -> None:
+        if value:
+            self.evidence.append((label, value))
+
+
+def _network_connection(conn: NetworkConnectionAction, facts: _Facts) -> None:
+    facts.kind = EventKind.NETWORK_CONNECTION
+    facts.remotes += [conn.remote_ip_details] if conn.remote_ip_details else []
+    facts.add("Direction", conn.connection_direction.lower() if conn.connection_direction else None)
+    facts.add("Local port", _port(conn.local_port_details, conn.protocol))
+    facts.add("Remote port", _port(conn.remote_port_details, conn.protocol))
+    if conn.blocked:
+        facts.signals.add(SIGNAL_ALREADY_BLOCKED)
+
+
+def _port_probe(probe: PortProbeAction, facts: _Facts) -> None:
+    facts.kind = EventKind.PORT_PROBE
+    facts.remotes += [d.remote_ip_details for d in probe.port_probe_details if d.remote_ip_details]
+    facts.add("Probed ports", ", ".join(_unique(_port(d.local_port_details) for d in probe.port_probe_details)))
+    if probe.blocked:
+        facts.signals.add(SIGNAL_ALREADY_BLOCKED)
+
+
+def _api_call(call: AwsApiCallAction, facts: _Facts) -> None:
+    facts.kind = EventKind.API_CALL
+    facts.remotes += [call.remote_ip_details] if call.remote_ip_details else []
+    facts.add("API", f"{call.service_name}:{call.api}" if call.service_name and call.api else call.api)
+    facts.add("API error", call.error_code)
+
+
+def _dns_request(dns: DnsRequestAction, facts: _Facts) -> None:
+    facts.kind = EventKind.DNS_REQUEST
+    facts.add("Domain", dns.domain)
+
+
+def _read_action(action: Action, facts: _Facts) -> None:
+    if action.network_connection_action is not None:
+        _network_connection(action.network_connection_action, facts)
+    elif action.port_probe_action is not None:
+        _port_probe(action.port_probe_action, facts)
+    elif action.aws_api_call_action is not None:
+        _api_call(action.aws_api_call_action, facts)
+    elif action.dns_request_action is not None:
+        _dns_request(action.dns_request_action, facts)
+
+
 def to_event(finding: Finding) -> SecurityEvent:
-    action = finding.service.action or Action()
-    resource = finding.resource
-    remotes: list[RemoteIp] = []
-    evidence: list[tuple[str, str]] = [("Finding type", finding.type)]
-    signals: set[str] = set()
-    kind = EventKind.OTHER
+    facts = _Facts(evidence=[("Finding type", finding.type)])
+    instance = finding.resource.instance_details
+    if instance:
+        facts.add("Instance", instance.instance_id)
+        facts.add("Instance private IP", ", ".join(_unique(n.private_ip_address for n in instance.network_interfaces)))
 
-    instance = resource.instance_details
-    if instance and instance.instance_id:
-        evidence.append(("Instance", instance.instance_id))
-        private = _unique(n.private_ip_address for n in instance.network_interfaces)
-        if private:
-            evidence.append(("Instance private IP", ", ".join(private)))
+    _read_action(finding.service.action or Action(), facts)
 
-    if (conn := action.network_connection_action) is not None:
-        kind = EventKind.NETWORK_CONNECTION
-        if conn.remote_ip_details:
-            remotes.append(conn.remote_ip_details)
-        if conn.connection_direction:
-            evidence.append(("Direction", conn.connection_direction.lower()))
-        if local := _port(conn.local_port_details, conn.protocol):
-            evidence.append(("Local port", local))
-        if remote_port := _port(conn.remote_port_details, conn.protocol):
-            evidence.append(("Remote port", remote_port))
-        if conn.blocked:
-            signals.add(SIGNAL_ALREADY_BLOCKED)
-    elif (probe := action.port_probe_action) is not None:
-        kind = EventKind.PORT_PROBE
-        remotes.extend(d.remote_ip_details for d in probe.port_probe_details if d.remote_ip_details)
-        ports = _unique(_port(d.local_port_details) for d in probe.port_probe_details)
-        if ports:
-            evidence.append(("Probed ports", ", ".join(ports)))
-        if probe.blocked:
-            signals.add(SIGNAL_ALREADY_BLOCKED)
-    elif (call := action.aws_api_call_action) is not None:
-        kind = EventKind.API_CALL
-        if call.remote_ip_details:
-            remotes.append(call.remote_ip_details)
-        if call.api:
-            evidence.append(("API", f"{call.service_name}:{call.api}" if call.service_name else call.api))
-        if call.error_code:
-            evidence.append(("API error", call.error_code))
-    elif (dns := action.dns_request_action) is not None:
-        kind = EventKind.DNS_REQUEST
-        if dns.domain:
-            evidence.append(("Domain", dns.domain))
-
-    remotes = [r for r in remotes if r.address]
+    remotes = [r for r in facts.remotes if r.address]
     ips = _unique(r.address for r in remotes)
     described = _unique(_describe_ip(r) for r in remotes)
-    if described:
-        evidence.append(("Remote IP", "; ".join(described[:5]) + (f" and {len(described) - 5} more" if len(described) > 5 else "")))
+    more = f" and {len(described) - 5} more" if len(described) > 5 else ""
+    facts.add("Remote IP", "; ".join(described[:5]) + more if described else None)
 
-    keys = resource.access_key_details
-    if keys and keys.access_key_id:
-        evidence.append(("Access key", keys.access_key_id))
-    if keys and (keys.user_name or keys.principal_id):
-        evidence.append(("Principal", f"{keys.user_type or 'principal'} {keys.user_name or keys.principal_id}"))
+    keys = finding.resource.access_key_details
+    if keys:
+        facts.add("Access key", keys.access_key_id)
+        who = keys.user_name or keys.principal_id
+        facts.add("Principal", f"{keys.user_type or 'principal'} {who}" if who else None)
 
     intel = finding.service.evidence.threat_intelligence_details if finding.service.evidence else []
-    lists = _unique(t.threat_list_name for t in intel)
-    if lists:
-        signals.add(SIGNAL_THREAT_INTEL)
-        evidence.append(("Threat list", ", ".join(lists)))
-
-    if finding.service.count > 1:
-        evidence.append(("Count", str(finding.service.count)))
-    if finding.service.event_last_seen:
-        evidence.append(("Last seen", finding.service.event_last_seen))
+    if lists := _unique(t.threat_list_name for t in intel):
+        facts.signals.add(SIGNAL_THREAT_INTEL)
+        facts.add("Threat list", ", ".join(lists))
+    facts.add("Count", str(finding.service.count) if finding.service.count > 1 else None)
+    facts.add("Last seen", finding.service.event_last_seen)
 
     return SecurityEvent(
         source=GuardDutySource.name,
@@ -292,14 +305,14 @@ def to_event(finding: Finding) -> SecurityEvent:
         type=finding.type,
         title=finding.title or finding.type,
         description=finding.description,
-        kind=kind,
+        kind=facts.kind,
         native_severity=finding.severity,
         account=finding.account_id,
         region=finding.region,
         time=finding.updated_at,
         count=finding.service.count,
-        signals=frozenset(signals),
-        evidence=tuple(evidence),
+        signals=frozenset(facts.signals),
+        evidence=tuple(facts.evidence),
         entities=Entities(
             ips=ips,
             instances=_unique([instance.instance_id] if instance else []),
