@@ -33,7 +33,8 @@ def main() -> None:
         pipeline.plan(raw, config)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"pipeline.plan: {count} findings in {elapsed:.2f}s = {count / elapsed:,.0f}/s, {elapsed / count * 1e6:.1f} us each")
+    per = elapsed / count * 1e6
+    print(f"pipeline.plan: {count} findings in {elapsed:.2f}s = {count / elapsed:,.0f}/s, {per:.1f} us each")
     print(f"peak traced memory for one pass over {len(raws)} findings: {peak / 1024:.0f} KiB")
 
 
