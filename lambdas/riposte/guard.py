@@ -40,12 +40,16 @@ def refusal(target: str, allowlist: Iterable[IPNetwork] = ()) -> str | None:
         address = ipaddress.ip_address(target)
     except ValueError:
         return f"{target!r} is not an IP address"
+    # ::ffff:10.0.0.1 is 10.0.0.1: check the address under both spellings, against both families.
+    forms = [address]
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
-    for network, why in PROTECTED:
-        if address.version == network.version and address in network:
-            return f"{address} is {why} ({network})"
-    for network in allowlist:
-        if address.version == network.version and address in network:
-            return f"{address} is allowlisted ({network})"
+        forms.append(address.ipv4_mapped)
+    for form in forms:
+        for network, why in PROTECTED:
+            if form.version == network.version and form in network:
+                return f"{form} is {why} ({network})"
+    for form in forms:
+        for allowed in allowlist:
+            if form.version == allowed.version and form in allowed:
+                return f"{form} is allowlisted ({allowed})"
     return None

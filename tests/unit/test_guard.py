@@ -61,3 +61,8 @@ def test_allowlisting_an_address_always_refuses_it(
 ) -> None:
     network = ipaddress.ip_network(f"{address}/{address.max_prefixlen}")
     assert guard.refusal(str(address), [network]) is not None
+
+
+def test_ipv4_mapped_addresses_match_allowlists_of_either_family() -> None:
+    assert guard.refusal("::ffff:198.51.100.7", [ipaddress.ip_network("198.51.100.0/24")]) is not None
+    assert guard.refusal("::ffff:198.51.100.7", [ipaddress.ip_network("::ffff:198.51.100.0/120")]) is not None
