@@ -129,6 +129,20 @@ def queued_as_lambda_event(sqs: Any, queue_url: str, queue_arn: str, expected: i
     return {"Records": records}
 
 
+def show_synth(expect: Any) -> None:
+    """Summarize the cdk-nag report of the `cdk synth` that `make demo` ran just before."""
+    report_path = ROOT / "cdk.out" / "validation-report.json"
+    if not report_path.exists():
+        print("  (no cdk.out/validation-report.json: run `make demo` to synthesize first)")
+        return
+    (plugin,) = json.loads(report_path.read_text())["pluginReports"]
+    acknowledged = plugin["suppressedViolations"]
+    print(f"  cdk-nag {plugin['pluginName']}: {plugin['conclusion']}, {len(plugin['violations'])} violations")
+    for item in acknowledged:
+        print(f"    acknowledged {item['ruleName']}: {item['reason'][:90]}...")
+    expect(plugin["conclusion"] == "success" and not plugin["violations"], "stacks pass cdk-nag")
+
+
 def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to bottom
     failures: list[str] = []
 
@@ -136,6 +150,9 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
         print(f"  [{'ok' if condition else 'FAILED'}] {what}")
         if not condition:
             failures.append(what)
+
+    title("Stacks synthesized by `cdk synth` (cdk.out/)")
+    show_synth(expect)
 
     with moto_server() as endpoint, http_sink() as slack:
         os.environ.update(

@@ -159,7 +159,7 @@ class RiposteStack(Stack):
         for secret in self.secrets.values():
             acknowledge(
                 secret,
-                "AwsSolutions-SMG4",
+                "AwsSolutions::AwsSolutions-SMG4",
                 "Holds a third-party credential (Slack webhook URL / PagerDuty routing key) issued by that service; "
                 "it is rotated there by the user, and no Lambda can rotate it.",
             )
@@ -258,6 +258,6 @@ class RiposteStack(Stack):
             )
         acknowledge(
             self.function,
-            "AwsSolutions-L1",
+            "AwsSolutions::AwsSolutions-L1",
             "Pinned to python3.13 to match the AWS-published Powertools layer it runs with; move with the layer.",
         )

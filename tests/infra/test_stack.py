@@ -173,6 +173,17 @@ def test_cdk_nag_passes_and_every_acknowledgment_has_a_reason(synthesized: str, 
     assert plugin["violations"] == []
     for suppressed in plugin["suppressedViolations"]:
         assert len(suppressed["reason"]) > 40, suppressed["ruleName"]
+    # A new acknowledgment is a decision: it must be added here on purpose.
+    expected = {
+        "AwsSolutions-SMG4",
+        "AwsSolutions-L1",
+        "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+    }
+    if synthesized == "enforce":
+        expected.add("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-acl/*]")
+    assert {s["ruleName"] for s in plugin["suppressedViolations"]} == expected
 
 
 def test_cdk_nag_fails_synth_on_a_violation(tmp_path: Path) -> None:
