@@ -182,7 +182,9 @@ def test_cdk_nag_passes_and_every_acknowledgment_has_a_reason(synthesized: str, 
         "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
     }
     if synthesized == "enforce":
-        expected.add("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-acl/*]")
+        expected.add(
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-acl/*]"
+        )
     assert {s["ruleName"] for s in plugin["suppressedViolations"]} == expected
 
 
