@@ -1,4 +1,5 @@
-"""Local stand-ins for the demo: moto server (AWS) and an HTTP sink (Slack), both on 127.0.0.1."""
+"""Local stand-ins shared by the demo and the tests: moto server (AWS), an HTTP sink (Slack), both on
+127.0.0.1, and the Lambda-side shapes (context, SQS records, the state table) the handler expects."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,52 @@ def http_sink() -> Iterator[Sink]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def create_state_table(dynamodb: Any, name: str) -> None:
+    """The responder's table as the stack defines it: (pk, sk) strings, on demand."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context that Powertools reads."""
+
+    function_name: str = "riposte-responder"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:riposte-responder"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = "local"
+    log_group_name: str = "/aws/lambda/riposte-responder"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def sqs_record(message_id: str, body: str, *, queue_arn: str, receipt: str = "", md5: str = "") -> dict[str, Any]:
+    """One record of the event Lambda's SQS poller hands the function."""
+    return {
+        "messageId": message_id,
+        "receiptHandle": receipt or f"receipt-{message_id}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "0",
+            "SenderId": "events.amazonaws.com",
+            "ApproximateFirstReceiveTimestamp": "0",
+        },
+        "messageAttributes": {},
+        "md5OfBody": md5,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }

@@ -13,14 +13,13 @@ import os
 import sys
 import tomllib
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "demo"))
+sys.path.insert(0, str(ROOT))
 
-from local import http_sink, moto_server  # noqa: E402
+from demo.local import LambdaContext, create_state_table, http_sink, moto_server, sqs_record  # noqa: E402
 
 EVENTS = ROOT / "tests" / "events" / "guardduty"
 SAMPLES = [
@@ -31,22 +30,6 @@ SAMPLES = [
 ]
 SAMPLE_INSTANCE = "i-0a1b2c3d4e5f60718"
 REGION = "us-east-1"
-
-
-@dataclass
-class Context:
-    """The parts of the Lambda context that Powertools reads."""
-
-    function_name: str = "riposte-responder-demo"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:riposte-responder-demo"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = "demo"
-    log_group_name: str = "/aws/lambda/riposte-responder-demo"
-    log_stream_name: str = "demo"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def title(text: str) -> None:
@@ -106,22 +89,7 @@ def queued_as_lambda_event(sqs: Any, queue_url: str, queue_arn: str, expected: i
     for _ in range(10):
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         records += [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "0",
-                    "SenderId": "events",
-                    "ApproximateFirstReceiveTimestamp": "0",
-                },
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": REGION,
-            }
+            sqs_record(m["MessageId"], m["Body"], queue_arn=queue_arn, receipt=m["ReceiptHandle"], md5=m["MD5OfBody"])
             for m in batch
         ]
         if len(records) >= expected:
@@ -179,18 +147,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
         acl, instance = build_network(ec2)
         print(f"  VPC 10.20.0.0/16, subnet 10.20.1.0/24, network ACL {acl}, instance {instance}")
         table = "riposte-demo-state"
-        dynamodb.create_table(
-            TableName=table,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(dynamodb, table)
         data = tomllib.loads((ROOT / "demo" / "riposte.demo.toml").read_text())
         data["nacl"]["network_acl_ids"] = [acl]
         config = cfg.parse(data, "demo/riposte.demo.toml")
@@ -234,7 +191,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
         )
 
         title("Responder handler (as Lambda invokes it)")
-        response = responder.handler(lambda_event, Context(aws_request_id=str(uuid.uuid4())))
+        response = responder.handler(lambda_event, LambdaContext(aws_request_id=str(uuid.uuid4())))
         expect(response.get("batchItemFailures") == [], f"no failed records ({response})")
         for record in lambda_event["Records"]:
             event_id = responder.pipeline.plan(json.loads(record["body"]), config).event.id
@@ -283,7 +240,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
 
         title("Redelivery of the same messages (SQS at-least-once)")
         sent_before = len(slack.requests)
-        response = responder.handler(lambda_event, Context(aws_request_id=str(uuid.uuid4())))
+        response = responder.handler(lambda_event, LambdaContext(aws_request_id=str(uuid.uuid4())))
         again = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
         expect(response.get("batchItemFailures") == [], "no failed records")
         expect(len(again) == len(after), f"no new NACL entry ({len(again)} entries before and after)")

@@ -158,7 +158,6 @@ def test_installed_console_script_prints_json_lines() -> None:
 def test_run_carries_out_the_plan_against_a_local_aws(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "demo"))
     import boto3
-
     from local import moto_server  # type: ignore[import-not-found]
 
     with moto_server() as endpoint:

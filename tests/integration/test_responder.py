@@ -12,25 +12,13 @@ import pytest
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
 
+from demo.local import LambdaContext, create_state_table, sqs_record
 from riposte import config as cfg
 from riposte.handlers import responder
 from tests.conftest import load_event
 
 TABLE = "riposte-test-state"
-
-
-@dataclass
-class Context:
-    function_name: str = "responder"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:responder"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = "test"
-    log_group_name: str = "/aws/lambda/responder"
-    log_stream_name: str = "test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:riposte-events"
 
 
 @dataclass
@@ -100,18 +88,7 @@ def env(httpserver: HTTPServer) -> Iterator[Env]:
         for entry in unmanaged:
             ec2.create_network_acl_entry(NetworkAclId=acl, **entry)
         dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(dynamodb, TABLE)
         secrets = boto3.client("secretsmanager")
         httpserver.expect_request("/slack", method="POST").respond_with_data("ok")
         secrets.create_secret(Name="riposte/slack-webhook-url", SecretString=httpserver.url_for("/slack"))
@@ -123,29 +100,14 @@ def env(httpserver: HTTPServer) -> Iterator[Env]:
 def sqs_event(*bodies: Any) -> dict[str, Any]:
     return {
         "Records": [
-            {
-                "messageId": f"m-{n}",
-                "receiptHandle": f"r-{n}",
-                "body": body if isinstance(body, str) else json.dumps(body),
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "0",
-                    "SenderId": "events",
-                    "ApproximateFirstReceiveTimestamp": "0",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:riposte-events",
-                "awsRegion": "us-east-1",
-            }
+            sqs_record(f"m-{n}", body if isinstance(body, str) else json.dumps(body), queue_arn=QUEUE_ARN)
             for n, body in enumerate(bodies)
         ]
     }
 
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:
-    return dict(responder.handler(event, Context()))  # type: ignore[arg-type]
+    return dict(responder.handler(event, LambdaContext()))  # type: ignore[arg-type]
 
 
 def unmanaged_untouched(env: Env) -> bool:
