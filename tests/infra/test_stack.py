@@ -227,3 +227,20 @@ def test_a_bad_config_fails_synth_naming_the_field(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "nacl.rule_range" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_lambda_asset_is_the_package_alone_and_imports_on_its_own(default: Any) -> None:
+    _, outdir = default
+    manifest = json.loads((outdir / "Riposte.assets.json").read_text())
+    (asset,) = [
+        outdir / f["source"]["path"] for f in manifest["files"].values() if f["source"].get("packaging") == "zip"
+    ]
+    files = {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
+    assert "riposte/handlers/responder.py" in files
+    assert not [f for f in files if "__pycache__" in f or ".egg-info" in f or not f.startswith("riposte/")]
+    code = (
+        f"import sys; sys.path.insert(0, {str(asset)!r}); import riposte.handlers.responder as r; "
+        f"assert r.__file__.startswith({str(asset)!r}), r.__file__"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
