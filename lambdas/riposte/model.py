@@ -83,6 +83,13 @@ class SecurityEvent:
     signals: frozenset[str] = frozenset()
     # Ordered (label, value) facts shown to humans as the evidence.
     evidence: tuple[tuple[str, str], ...] = ()
+    # Stable across the source's own updates of the same thing (a GuardDuty finding is re-sent every 15 minutes
+    # while the activity goes on); people are told again only when its severity changes. Empty: same as id.
+    subject: str = ""
+
+    @property
+    def notification_key(self) -> str:
+        return self.subject or self.id
 
 
 @dataclass(frozen=True, slots=True)

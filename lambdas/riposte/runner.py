@@ -61,23 +61,27 @@ def run_actions(plan: Plan, config: Config, ports: Ports, now: datetime) -> tupl
 
 def notify(result: Result, notifiers: Mapping[str, Notifier], ports: Ports, now: datetime) -> tuple[Outcome, ...]:
     outcomes: list[Outcome] = []
-    event_id = result.plan.event.id
+    # One message per subject and severity: a redelivery or a routine update of the same finding stays quiet,
+    # an escalation (say high -> critical) is announced again.
+    key = f"{result.plan.event.notification_key}#{result.plan.score.severity}"
     stamp = now.timestamp()
     for channel in result.plan.notify:
         notifier = notifiers.get(channel)
         if notifier is None:
             outcome = Outcome(channel, "", Status.SKIPPED, f"no {channel!r} notifier is available in this deployment")
-        elif not ports.state.claim_delivery(event_id, channel, stamp, DELIVERY_LEASE_SECONDS):
-            outcome = Outcome(channel, "", Status.SKIPPED, "already delivered (or being delivered) for this event")
+        elif not ports.state.claim_delivery(key, channel, stamp, DELIVERY_LEASE_SECONDS):
+            outcome = Outcome(
+                channel, "", Status.SKIPPED, "already delivered (or being delivered) for this finding at this severity"
+            )
         else:
             try:
                 outcome = notifier.send(result)
             except Exception as error:
                 outcome = Outcome(channel, "", Status.FAILED, f"{type(error).__name__}: {error}", retryable=True)
             if outcome.status is Status.DONE:
-                ports.state.complete_delivery(event_id, channel, stamp)
+                ports.state.complete_delivery(key, channel, stamp)
             else:
-                ports.state.release_delivery(event_id, channel)
+                ports.state.release_delivery(key, channel)
         outcomes.append(outcome)
     return tuple(outcomes)
 

@@ -155,3 +155,19 @@ def test_a_concurrent_writer_taking_the_number_is_stepped_around() -> None:
     result = run(config, Ports(nacl=nacls, state=MemoryState()), FakeNotifier([Status.DONE]))
     assert result.actions[0].status is Status.DONE
     assert nacls.calls == [("CreateNetworkAclEntry", ACL, 2)]
+
+
+def test_a_routine_update_of_a_finding_stays_quiet_but_an_escalation_is_announced() -> None:
+    config = cfg.parse(ENFORCE)
+    p, _, _ = ports()
+    notifier = FakeNotifier([Status.DONE, Status.DONE])
+    raw = load_event("bitcoin_outbound.json")  # high (85)
+    runner.execute(pipeline.plan(raw, config), config, p, {"slack": notifier}, NOW)
+    raw["detail"]["updatedAt"] = "2026-11-28T04:15:00.000Z"  # GuardDuty's 15-minute update, same severity
+    update = runner.execute(pipeline.plan(raw, config), config, p, {"slack": notifier}, NOW)
+    assert update.notifications[0].status is Status.SKIPPED
+    raw["detail"]["updatedAt"] = "2026-11-28T04:30:00.000Z"
+    raw["detail"]["severity"] = 9.5  # escalated to critical
+    escalated = runner.execute(pipeline.plan(raw, config), config, p, {"slack": notifier}, NOW)
+    assert escalated.notifications[0].status is Status.DONE
+    assert len(notifier.sent) == 2

@@ -302,6 +302,7 @@ def to_event(finding: Finding) -> SecurityEvent:
         source=GuardDutySource.name,
         # updatedAt distinguishes GuardDuty's periodic updates of one finding from a redelivery of the same one.
         id=f"guardduty:{finding.account_id}:{finding.region}:{finding.id}:{finding.updated_at or '-'}",
+        subject=f"guardduty:{finding.account_id}:{finding.region}:{finding.id}",
         type=finding.type,
         title=finding.title or finding.type,
         description=finding.description,
