@@ -12,7 +12,7 @@ from riposte.ports import AuditRecord, BlockRecord, NaclEntry, RuleNumberTakenEr
 class MemoryState:
     audit: list[AuditRecord] = field(default_factory=list)
     blocks: list[BlockRecord] = field(default_factory=list)
-    # (event_id, channel) -> ("in_progress", lease_until) | ("delivered", when)
+    # (key, channel) -> ("in_progress", lease_until) | ("delivered", when)
     deliveries: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
 
     def record_audit(self, record: AuditRecord) -> None:
@@ -21,18 +21,19 @@ class MemoryState:
     def record_block(self, block: BlockRecord) -> None:
         self.blocks.append(block)
 
-    def claim_delivery(self, event_id: str, channel: str, now: float, lease_seconds: int) -> bool:
-        current = self.deliveries.get((event_id, channel))
+    def claim_delivery(self, key: str, channel: str, now: float, lease_seconds: int) -> bool:
+        current = self.deliveries.get((key, channel))
         if current is not None and (current[0] == "delivered" or current[1] > now):
             return False
-        self.deliveries[(event_id, channel)] = ("in_progress", now + lease_seconds)
+        self.deliveries[(key, channel)] = ("in_progress", now + lease_seconds)
         return True
 
-    def complete_delivery(self, event_id: str, channel: str, now: float) -> None:
-        self.deliveries[(event_id, channel)] = ("delivered", now)
+    def complete_delivery(self, key: str, channel: str, now: float) -> None:
+        self.deliveries[(key, channel)] = ("delivered", now)
 
-    def release_delivery(self, event_id: str, channel: str) -> None:
-        self.deliveries.pop((event_id, channel), None)
+    def release_delivery(self, key: str, channel: str) -> None:
+        if self.deliveries.get((key, channel), ("",))[0] == "in_progress":  # never undo a delivery
+            del self.deliveries[(key, channel)]
 
 
 @dataclass

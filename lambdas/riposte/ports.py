@@ -64,13 +64,14 @@ class StatePort(Protocol):
 
     def record_block(self, block: BlockRecord) -> None: ...
 
-    def claim_delivery(self, event_id: str, channel: str, now: float, lease_seconds: int) -> bool:
-        """Claim the right to send ``event_id`` to ``channel``. False if it was delivered, or another
-        invocation holds an unexpired claim. A claim whose holder died expires after ``lease_seconds``."""
+    def claim_delivery(self, key: str, channel: str, now: float, lease_seconds: int) -> bool:
+        """Claim the right to send ``key`` (what the message is about) to ``channel``. False if it was
+        delivered, or another invocation holds an unexpired claim. A claim whose holder died expires after
+        ``lease_seconds``."""
         ...
 
-    def complete_delivery(self, event_id: str, channel: str, now: float) -> None: ...
+    def complete_delivery(self, key: str, channel: str, now: float) -> None: ...
 
-    def release_delivery(self, event_id: str, channel: str) -> None:
+    def release_delivery(self, key: str, channel: str) -> None:
         """Give a claim back after a failed send, so that the retry may send."""
         ...

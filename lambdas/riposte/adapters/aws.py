@@ -66,8 +66,8 @@ class Ec2Nacls:
 
 
 class DynamoState:
-    """One table, keyed (pk, sk): ``event#<id>`` holds an event's audit trail and delivery markers,
-    ``block#<acl>`` the blocks Riposte made there (what expiry will undo, and proof of ownership)."""
+    """One table, keyed (pk, sk): ``event#<id>`` holds an event's audit trail, ``delivery#<key>`` who was
+    told, ``block#<acl>`` the blocks Riposte made there (what expiry will undo, and proof of ownership)."""
 
     def __init__(self, table: Any) -> None:
         self._table = table
@@ -90,12 +90,12 @@ class DynamoState:
             }
         )
 
-    def claim_delivery(self, event_id: str, channel: str, now: float, lease_seconds: int) -> bool:
+    def claim_delivery(self, key: str, channel: str, now: float, lease_seconds: int) -> bool:
         try:
             self._table.put_item(
                 Item={
-                    "pk": f"event#{event_id}",
-                    "sk": f"delivery#{channel}",
+                    "pk": f"delivery#{key}",
+                    "sk": channel,
                     "status": "in_progress",
                     "lease_until": int(now) + lease_seconds,
                     "ttl": int(now) + DELIVERY_TTL_SECONDS,
@@ -110,21 +110,21 @@ class DynamoState:
             raise
         return True
 
-    def complete_delivery(self, event_id: str, channel: str, now: float) -> None:
+    def complete_delivery(self, key: str, channel: str, now: float) -> None:
         self._table.put_item(
             Item={
-                "pk": f"event#{event_id}",
-                "sk": f"delivery#{channel}",
+                "pk": f"delivery#{key}",
+                "sk": channel,
                 "status": "delivered",
                 "delivered_at": int(now),
                 "ttl": int(now) + DELIVERY_TTL_SECONDS,
             }
         )
 
-    def release_delivery(self, event_id: str, channel: str) -> None:
+    def release_delivery(self, key: str, channel: str) -> None:
         try:
             self._table.delete_item(
-                Key={"pk": f"event#{event_id}", "sk": f"delivery#{channel}"},
+                Key={"pk": f"delivery#{key}", "sk": channel},
                 ConditionExpression="#s = :busy",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":busy": "in_progress"},
