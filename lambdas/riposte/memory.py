@@ -11,7 +11,8 @@ from riposte.ports import AuditRecord, BlockRecord, NaclEntry, RuleNumberTakenEr
 @dataclass
 class MemoryState:
     audit: list[AuditRecord] = field(default_factory=list)
-    blocks: list[BlockRecord] = field(default_factory=list)
+    # Keyed like the DynamoDB table: one record per ACL, direction and address; a rewrite replaces it.
+    blocks: dict[tuple[str, bool, str], BlockRecord] = field(default_factory=dict)
     # (key, channel) -> ("in_progress", lease_until) | ("delivered", when)
     deliveries: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
 
@@ -19,7 +20,7 @@ class MemoryState:
         self.audit.append(record)
 
     def record_block(self, block: BlockRecord) -> None:
-        self.blocks.append(block)
+        self.blocks[(block.acl_id, block.egress, block.cidr)] = block
 
     def claim_delivery(self, key: str, channel: str, now: float, lease_seconds: int) -> bool:
         current = self.deliveries.get((key, channel))

@@ -11,7 +11,7 @@ from riposte.actions import Ports
 from riposte.memory import MemoryNacls, MemoryState
 from riposte.model import Outcome, Result, Status
 from riposte.notifiers import Notifier
-from riposte.ports import NaclEntry
+from riposte.ports import BlockRecord, NaclEntry
 from tests.conftest import load_event
 
 ACL = "acl-0123456789abcdef0"
@@ -55,8 +55,9 @@ def test_enforce_adds_the_block_records_it_and_audits_every_step() -> None:
     (action,) = result.actions
     assert action.status is Status.DONE
     assert nacls.calls == [("CreateNetworkAclEntry", ACL, 1)]
-    assert state.blocks[0].cidr == "198.51.100.77/32"
-    assert state.blocks[0].expires_at == "2026-11-29T04:00:00+00:00"
+    (block,) = state.blocks.values()
+    assert (block.acl_id, block.cidr, block.rule_number) == (ACL, "198.51.100.77/32", 1)
+    assert block.expires_at == "2026-11-29T04:00:00+00:00"
     kinds = [(r.kind, r.name, r.status) for r in state.audit]
     assert kinds == [
         ("decision", "policy", "done"),
@@ -75,7 +76,7 @@ def test_dry_run_makes_no_mutating_call_but_says_what_it_would_do() -> None:
     assert action.status is Status.DRY_RUN
     assert action.detail == f"{ACL}: would deny 198.51.100.77/32 as rule 1 (dry run)"
     assert nacls.calls == []
-    assert state.blocks == []
+    assert state.blocks == {}
     assert any(r.kind == "action" and r.status == "dry_run" for r in state.audit)
 
 
@@ -152,9 +153,24 @@ def test_a_concurrent_writer_taking_the_number_is_stepped_around() -> None:
 
     config = cfg.parse(ENFORCE)
     nacls = Racy({ACL: []})
-    result = run(config, Ports(nacl=nacls, state=MemoryState()), FakeNotifier([Status.DONE]))
+    state = MemoryState()
+    result = run(config, Ports(nacl=nacls, state=state), FakeNotifier([Status.DONE]))
     assert result.actions[0].status is Status.DONE
     assert nacls.calls == [("CreateNetworkAclEntry", ACL, 2)]
+    assert [b.rule_number for b in state.blocks.values()] == [2]  # the record follows the number finally used
+
+
+def test_the_block_is_recorded_before_the_entry_so_no_rule_is_ever_left_unowned() -> None:
+    class Unwritable(MemoryState):
+        def record_block(self, block: BlockRecord) -> None:
+            raise ConnectionError("table unreachable")
+
+    config = cfg.parse(ENFORCE)
+    p, nacls, _ = ports()
+    p = Ports(nacl=nacls, state=Unwritable())
+    result = run(config, p, FakeNotifier([Status.DONE]))
+    assert (result.actions[0].status, result.actions[0].retryable) == (Status.FAILED, True)
+    assert nacls.calls == []
 
 
 def test_a_routine_update_of_a_finding_stays_quiet_but_an_escalation_is_announced() -> None:

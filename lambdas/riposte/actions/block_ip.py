@@ -68,10 +68,8 @@ class BlockIp(Action):
                 return Status.FAILED, plan.detail, False
             if ctx.dry_run:
                 return Status.DRY_RUN, f"would {plan.detail} (dry run)", False
-            try:
-                ctx.ports.nacl.add_deny(acl, plan.rule_number, cidr, egress=False)
-            except RuleNumberTakenError:
-                continue
+            # Record first: if this write fails, nothing was changed; if the entry then fails, expiry finds a
+            # record without a matching entry and skips it. The other order could leave a rule nobody owns.
             ctx.ports.state.record_block(
                 BlockRecord(
                     acl_id=acl,
@@ -83,6 +81,10 @@ class BlockIp(Action):
                     expires_at=(ctx.now + timedelta(hours=ctx.config.blocks.ttl_hours)).isoformat(),
                 )
             )
+            try:
+                ctx.ports.nacl.add_deny(acl, plan.rule_number, cidr, egress=False)
+            except RuleNumberTakenError:
+                continue  # the next attempt rewrites the same record (keyed by ACL and address)
             return (
                 Status.DONE,
                 f"added {plan.detail.removeprefix('deny ')}, expires in {ctx.config.blocks.ttl_hours}h",

@@ -51,12 +51,10 @@ def runtime() -> Runtime:
 
 
 def _count(result: Result) -> None:
-    for outcome in result.actions:
-        metrics.add_metric(name=f"Actions{outcome.status.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
-    for outcome in result.notifications:
-        metrics.add_metric(
-            name=f"Notifications{outcome.status.title().replace('_', '')}", unit=MetricUnit.Count, value=1
-        )
+    for prefix, outcomes in (("Actions", result.actions), ("Notifications", result.notifications)):
+        for outcome in outcomes:  # e.g. ActionsDone, ActionsDryRun, NotificationsSkipped
+            name = prefix + outcome.status.title().replace("_", "")
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:

@@ -28,6 +28,6 @@ def detect(raw: Any) -> Source:
 
 def normalize(raw: Any, source: str | None = None) -> SecurityEvent:
     chosen = SOURCES.get(source) if source else detect(raw)
-    if not isinstance(raw, Mapping):
+    if source and not isinstance(raw, Mapping):  # detect() has already checked otherwise
         raise InputError(f"an event must be a JSON object, got {type(raw).__name__}")
     return chosen.normalize(raw)
