@@ -17,7 +17,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from riposte import config as cfg
+from riposte.core import config as cfg
+from riposte.engine import setup
 from stacks.riposte_stack import RiposteStack
 
 ROOT = Path(__file__).resolve().parent
@@ -30,12 +31,12 @@ def resolve_config(app: cdk.App) -> cfg.Config:
     if not path.exists() and path.name == "riposte.toml":
         print(f"riposte: {path.name} not found, using {EXAMPLE.name} (dry_run)", file=sys.stderr)
         path = EXAMPLE
-    return cfg.load(path)
+    return setup.load(path)
 
 
 def build(app: cdk.App | None = None, config: cfg.Config | None = None) -> tuple[cdk.App, RiposteStack]:
     app = app or cdk.App()
-    config = config or resolve_config(app)
+    config = setup.check(config) if config is not None else resolve_config(app)
     stack = RiposteStack(
         app,
         "Riposte",

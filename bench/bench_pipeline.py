@@ -10,8 +10,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from riposte import config as cfg
-from riposte import pipeline
+from riposte.core import config as cfg
+from riposte.engine import pipeline
 
 EVENTS = Path(__file__).resolve().parent.parent / "tests" / "events" / "guardduty"
 ROUNDS = 2000

@@ -137,7 +137,8 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
             os.environ.pop(name, None)
         import boto3
 
-        from riposte import config as cfg
+        from riposte.core import config as cfg
+        from riposte.engine import pipeline, setup
         from riposte.sources import SOURCES
 
         ec2, sqs, events = boto3.client("ec2"), boto3.client("sqs"), boto3.client("events")
@@ -150,9 +151,13 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
         create_state_table(dynamodb, table)
         data = tomllib.loads((ROOT / "demo" / "riposte.demo.toml").read_text())
         data["nacl"]["network_acl_ids"] = [acl]
-        config = cfg.parse(data, "demo/riposte.demo.toml")
-        secrets.create_secret(Name=config.secrets.slack_webhook_url, SecretString=slack.url)
-        secrets.create_secret(Name=config.secrets.pagerduty_routing_key, SecretString="fill-me-in")
+        config = setup.parse(data, "demo/riposte.demo.toml")
+        secrets.create_secret(
+            Name=config.secret_name("slack_webhook_url", "riposte/slack-webhook-url"), SecretString=slack.url
+        )
+        secrets.create_secret(
+            Name=config.secret_name("pagerduty_routing_key", "riposte/pagerduty-routing-key"), SecretString="fill-me-in"
+        )
 
         queue_url = sqs.create_queue(QueueName="riposte-demo-events")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -194,7 +199,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
         response = responder.handler(lambda_event, LambdaContext(aws_request_id=str(uuid.uuid4())))
         expect(response.get("batchItemFailures") == [], f"no failed records ({response})")
         for record in lambda_event["Records"]:
-            event_id = responder.pipeline.plan(json.loads(record["body"]), config).event.id
+            event_id = pipeline.plan(json.loads(record["body"]), config).event.id
             items = dynamodb.query(
                 TableName=table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",

@@ -14,11 +14,16 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 
 from riposte.actions import ACTIONS
-from riposte.config import Config
+from riposte.core.config import Config
 
 
 def _acl_arn(stack: Stack, name: str) -> str:
     return stack.format_arn(service="ec2", resource="network-acl", resource_name=name)
+
+
+def vpc_scoped_acl_arn(stack: Stack) -> str:
+    """Every NACL ARN in the account and region; only ever granted with an ``ec2:Vpc`` condition."""
+    return _acl_arn(stack, "*")
 
 
 def action_statements(stack: Stack, config: Config) -> list[iam.PolicyStatement]:
@@ -45,7 +50,7 @@ def action_statements(stack: Stack, config: Config) -> list[iam.PolicyStatement]
                 statements.append(
                     iam.PolicyStatement(
                         actions=sorted_actions,
-                        resources=[_acl_arn(stack, "*")],
+                        resources=[vpc_scoped_acl_arn(stack)],
                         conditions={"ArnEquals": {"ec2:Vpc": vpcs}},
                     )
                 )

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from riposte import config as cfg
-from riposte import inputs, pipeline, runner
-from riposte.model import Outcome, Plan, Status
+from riposte import inputs
+from riposte.core import config as cfg
+from riposte.core.model import Outcome, Plan, Status
+from riposte.engine import pipeline, runner, setup
 from riposte.sources import SOURCES, InputError
 
 DEFAULT_CONFIG = "riposte.toml"
@@ -43,15 +44,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> cfg.Config:
     if args.config:
-        config = cfg.load(args.config)
+        config = setup.load(args.config)
     elif Path(DEFAULT_CONFIG).exists():
-        config = cfg.load(DEFAULT_CONFIG)
+        config = setup.load(DEFAULT_CONFIG)
     else:
-        config = cfg.Config()
+        config = setup.check(cfg.Config())
     if args.allow:
         data = config.model_dump(by_alias=True, mode="json")
         data["allowlist"] = [*data["allowlist"], *args.allow]
-        config = cfg.parse(data, "--allow")
+        config = setup.parse(data, "--allow")
     return config
 
 

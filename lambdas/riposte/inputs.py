@@ -1,5 +1,6 @@
-"""Read events for the CLI: files or directories (recursive, sorted), each holding one JSON event, a JSON
-array, JSON lines, or GuardDuty's ``get-findings`` output (``{"Findings": [...]}``)."""
+"""Read events for the CLI: files or directories (recursive, sorted; in a directory only ``.json``, ``.jsonl``,
+``.ndjson`` and ``.gz`` files), each holding one JSON event, a JSON array, JSON lines, or GuardDuty's
+``get-findings`` output (``{"Findings": [...]}``)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ class Item:
     error: str | None = None
 
 
+# In a directory, only files that can hold events are read (samples keep their expectations, READMEs and
+# the like beside them); a file named on the command line is always read.
+EVENT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz")
+
+
 def _files(path: Path) -> Iterator[Path]:
     if path.is_dir():
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+        for child in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in EVENT_SUFFIXES):
             if not any(part.startswith(".") for part in child.relative_to(path).parts):
                 yield child
     else:

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import urllib3
 
 from riposte.actions import Ports
-from riposte.adapters.aws import DynamoState, Ec2Nacls
-from riposte.config import Config
-from riposte.memory import MemoryState
+from riposte.adapters.aws.dynamodb import DynamoState
+from riposte.adapters.aws.ec2 import Ec2Nacls
+from riposte.adapters.http import HttpTransport
+from riposte.adapters.memory import MemoryState
+from riposte.core.config import Config
+from riposte.core.ports import StatePort
 from riposte.notifiers import NOTIFIERS, CredentialProvider, Notifier
-from riposte.ports import StatePort
 
 SECRET_MAX_AGE_SECONDS = 300  # a secret filled in after deploy is picked up within five minutes
 
@@ -42,9 +43,10 @@ def build(config: Config, *, table_name: str | None, session: boto3.session.Sess
     ec2 = session.client("ec2")
     state: StatePort = DynamoState(session.resource("dynamodb").Table(table_name)) if table_name else MemoryState()
     nacls = Ec2Nacls(ec2, network_acl_ids=config.nacl.network_acl_ids, vpc_ids=config.nacl.vpc_ids)
-    http = urllib3.PoolManager(num_pools=4)
+    transport = HttpTransport()
     secrets = session.client("secretsmanager")
     notifiers = {
-        name: cls(http, _secret_reader(secrets, getattr(config.secrets, cls.secret_field))) for name, cls in NOTIFIERS
+        name: cls(transport, _secret_reader(secrets, config.secret_name(cls.secret.field, cls.secret.default)))
+        for name, cls in NOTIFIERS
     }
     return Runtime(config=config, ports=Ports(nacl=nacls, state=state), notifiers=notifiers)

@@ -185,10 +185,10 @@ def test_run_carries_out_the_plan_against_a_local_aws(tmp_path: Path) -> None:
         line = json.loads(result.stdout)
         assert line["actions"][0]["status"] == "done"
         assert line["actions"][0]["detail"] == f"{acl}: added 203.0.113.9/32 as rule 1, expires in 24h"
-        # No Slack secret exists in this account: the notification fails loudly, it is not silently dropped.
+        # No notifier secret exists in this account: the notifications fail loudly, never silently dropped.
         assert {n["notifier"]: n["status"] for n in line["notify"]} == {
             "slack": "failed",
-            "pagerduty": "skipped",
+            "pagerduty": "failed",
         }
         entries = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
         assert [(e["RuleNumber"], e["CidrBlock"], e["RuleAction"]) for e in entries] == [(1, "203.0.113.9/32", "deny")]

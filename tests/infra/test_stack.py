@@ -15,9 +15,13 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 import app as cdk_app
-from riposte import config as cfg
 from riposte.actions import ACTIONS
-from stacks.riposte_stack import HANDLER, MAX_RECEIVE_COUNT, POWERTOOLS_VERSION
+from riposte.core import config as cfg
+from riposte.engine import setup
+from riposte.handlers.environment import RESPONDER_HANDLER as HANDLER
+from riposte.notifiers import NOTIFIERS
+from stacks.constructs.legacy import LOGICAL_IDS
+from stacks.names import MAX_RECEIVE_COUNT, POWERTOOLS_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 ACL = "acl-0123456789abcdef0"
@@ -41,7 +45,7 @@ def default(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], P
 
 @pytest.fixture(scope="module")
 def enforce(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    config = cfg.parse({"mode": "enforce", "nacl": {"network_acl_ids": [ACL], "vpc_ids": [VPC]}})
+    config = setup.parse({"mode": "enforce", "nacl": {"network_acl_ids": [ACL], "vpc_ids": [VPC]}})
     return synth(config, tmp_path_factory.mktemp("enforce"))
 
 
@@ -244,3 +248,35 @@ def test_the_lambda_asset_is_the_package_alone_and_imports_on_its_own(default: A
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_stateful_resources_keep_their_logical_ids_so_an_existing_deployment_updates_in_place(default: Any) -> None:
+    resources = default[0]["Resources"]
+    for name, logical_id in LOGICAL_IDS.items():
+        assert logical_id in resources, name
+    kinds = {resources[i]["Type"] for i in LOGICAL_IDS.values()}
+    assert kinds == {
+        "AWS::KMS::Key",
+        "AWS::SQS::Queue",
+        "AWS::DynamoDB::Table",
+        "AWS::SecretsManager::Secret",
+        "AWS::Logs::LogGroup",
+    }
+
+
+def test_one_secret_per_registered_notifier_named_by_its_declaration(default: Any) -> None:
+    secrets = template(default).find_resources("AWS::SecretsManager::Secret")
+    names = sorted(s["Properties"]["Name"] for s in secrets.values())
+    assert names == sorted(cls.secret.default for _, cls in NOTIFIERS)
+
+
+def test_synthesizing_loads_nothing_of_the_lambda_runtime(tmp_path: Path) -> None:
+    code = (
+        "import sys, aws_cdk as cdk, app\n"
+        f"application, _ = app.build(cdk.App(outdir={str(tmp_path)!r}))\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore', 'urllib3', "
+        "'aws_lambda_powertools'})\n"
+        "sys.exit(f'synth loaded {loaded}' if loaded else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]

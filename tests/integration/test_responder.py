@@ -13,8 +13,9 @@ from moto import mock_aws
 from pytest_httpserver import HTTPServer
 
 from demo.local import LambdaContext, create_state_table, sqs_record
-from riposte import config as cfg
-from riposte.handlers import responder
+from riposte.core import config as cfg
+from riposte.engine import setup
+from riposte.handlers import environment, responder
 from tests.conftest import load_event
 
 TABLE = "riposte-test-state"
@@ -36,9 +37,9 @@ class Env:
             "nacl": {"network_acl_ids": [self.acl], "rule_range": [1, 99]},
         }
         data.update(overrides)
-        config = cfg.parse(data)
+        config = setup.parse(data)
         monkeypatch.setenv(cfg.ENV_VAR, config.to_json())
-        monkeypatch.setenv(responder.TABLE_ENV, TABLE)
+        monkeypatch.setenv(environment.TABLE, TABLE)
         responder.runtime.cache_clear()
         return config
 
@@ -219,7 +220,7 @@ def test_slack_outage_fails_the_record_for_retry_and_the_retry_does_not_block_tw
 
 def test_a_bad_configuration_fails_the_invocation_naming_the_field(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(cfg.ENV_VAR, json.dumps({"thresholds": {"act": 500}}))
-    monkeypatch.setenv(responder.TABLE_ENV, TABLE)
+    monkeypatch.setenv(environment.TABLE, TABLE)
     responder.runtime.cache_clear()
     with pytest.raises(cfg.ConfigError, match=r"thresholds\.act"):
         handle(sqs_event(load_event("c2_activity_outbound.json")))

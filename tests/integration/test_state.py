@@ -9,9 +9,9 @@ import pytest
 from moto import mock_aws
 
 from demo.local import create_state_table
-from riposte.adapters.aws import DynamoState
-from riposte.memory import MemoryState
-from riposte.ports import StatePort
+from riposte.adapters.aws.dynamodb import DynamoState
+from riposte.adapters.memory import MemoryState
+from riposte.core.ports import StatePort
 
 
 @pytest.fixture(params=["memory", "dynamodb"])

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from riposte import config as cfg
-from riposte import runner, sources
+from riposte import sources
 from riposte.actions import ACTIONS, Ports
-from riposte.memory import MemoryNacls, MemoryState
-from riposte.model import Outcome, Plan, Score, Status
+from riposte.adapters.memory import MemoryNacls, MemoryState
+from riposte.core.model import Outcome, Plan, Score, Status
+from riposte.engine import runner, setup
 from tests.conftest import GUARDDUTY, load_event
 
 SAMPLES = [sources.normalize(load_event(p.name)) for p in sorted(GUARDDUTY.glob("*.json"))]
@@ -31,13 +31,13 @@ def test_every_action_declares_iam_permissions(name: str) -> None:
 
 @pytest.mark.parametrize("name", ACTIONS.names())
 def test_every_action_in_dry_run_mutates_nothing_and_is_audited(name: str) -> None:
-    action = ACTIONS.get(name)
+    action = ACTIONS.get(name)()
     event = next((e for e in SAMPLES if action.targets(e)), None)
     assert event is not None, f"no sample event under tests/events offers {name} a target"
     target = action.targets(event)[0]
     nacls = MemoryNacls({"acl-0123456789abcdef0": []})
     state = MemoryState()
-    config = cfg.parse({"mode": "dry_run", "actions": [name]})
+    config = setup.parse({"mode": "dry_run", "actions": [name]})
     plan = Plan(
         event=dataclasses.replace(event),
         score=Score(99, ()),

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from riposte import config as cfg
+from riposte.core import config as cfg
+from riposte.engine import setup
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,18 +45,19 @@ def test_config_round_trips_through_the_lambda_environment() -> None:
         ({"blocks": {"ttl_hours": 0}}, "blocks.ttl_hours"),
         ({"secrets": {"slack_webhook_url": "has spaces"}}, "secrets.slack_webhook_url"),
         ({"unknown_key": 1}, "unknown_key"),
-        ({"mode": "enforce"}, "(top level)"),  # enforce with block_ip needs somewhere to block
+        ({"mode": "enforce"}, "nacl"),  # enforce with block_ip needs somewhere to block
+        ({"secrets": {"teams_webhook_url": "riposte/teams"}}, "secrets.teams_webhook_url"),  # no such notifier
     ],
 )
 def test_bad_values_fail_with_the_field_named(data: dict[str, object], field: str) -> None:
     with pytest.raises(cfg.ConfigError) as caught:
-        cfg.parse(data, "riposte.toml")
+        setup.parse(data, "riposte.toml")
     assert f"riposte.toml: {field}:" in str(caught.value)
 
 
 def test_unknown_action_error_lists_the_valid_names() -> None:
     with pytest.raises(cfg.ConfigError, match="valid: block_ip"):
-        cfg.parse({"actions": ["nuke_account"]})
+        setup.parse({"actions": ["nuke_account"]})
 
 
 def test_load_reports_missing_and_malformed_files(tmp_path: Path) -> None:

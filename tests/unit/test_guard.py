@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from riposte import guard
+from riposte.core import guard
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from riposte import sources
-from riposte.model import SIGNAL_THREAT_INTEL, EventKind
+from riposte.core.model import SIGNAL_THREAT_INTEL, EventKind
 from riposte.sources import InputError
 from tests.conftest import EVENTS, load_event, with_detail
 

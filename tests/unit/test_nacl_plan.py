@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from riposte.nacl import DEFAULT_RULE, BlockVerdict, host_cidr, plan_block
-from riposte.ports import NaclEntry
+from riposte.core.nacl import DEFAULT_RULE, BlockVerdict, host_cidr, plan_block
+from riposte.core.ports import NaclEntry
 
 
 def entry(number: int, action: str = "allow", cidr: str = "0.0.0.0/0", egress: bool = False) -> NaclEntry:

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from riposte import config as cfg
-from riposte import pipeline
-from riposte.model import Status
+from riposte.core import config as cfg
+from riposte.core.model import Status
+from riposte.engine import pipeline, setup
 from tests.conftest import load_event
 
 LOW_ACT = {"thresholds": {"notify": 10, "page": 90, "act": 10}}
@@ -23,7 +23,7 @@ def test_below_the_act_threshold_nothing_is_planned_and_below_notify_nobody_is_t
 
 
 def test_private_addresses_are_refused_centrally_with_the_reason() -> None:
-    plan = pipeline.plan(load_event("port_probe_multi.json"), cfg.parse(LOW_ACT))
+    plan = pipeline.plan(load_event("port_probe_multi.json"), setup.parse(LOW_ACT))
     by_target = {a.target: a for a in plan.actions}
     assert by_target["203.0.113.50"].status is Status.PLANNED
     assert by_target["10.0.0.9"].status is Status.REFUSED
@@ -31,14 +31,14 @@ def test_private_addresses_are_refused_centrally_with_the_reason() -> None:
 
 
 def test_allowlisted_addresses_are_refused() -> None:
-    plan = pipeline.plan(load_event("tor_client_partner.json"), cfg.parse({"allowlist": ["192.0.2.0/24"]}))
+    plan = pipeline.plan(load_event("tor_client_partner.json"), setup.parse({"allowlist": ["192.0.2.0/24"]}))
     (action,) = plan.actions
     assert action.status is Status.REFUSED
     assert action.detail == "protected address: 192.0.2.44 is allowlisted (192.0.2.0/24)"
 
 
 def test_api_call_findings_do_not_block_in_network_acls() -> None:
-    plan = pipeline.plan(load_event("api_call_malicious_ip.json"), cfg.parse(LOW_ACT))
+    plan = pipeline.plan(load_event("api_call_malicious_ip.json"), setup.parse(LOW_ACT))
     assert plan.actions == ()
     assert plan.notify == ("slack",)
 
@@ -51,14 +51,14 @@ def test_per_event_quota_refuses_the_excess_and_says_why() -> None:
         {**template, "remoteIpDetails": {**template["remoteIpDetails"], "ipAddressV4": f"203.0.113.{n}"}}
         for n in range(1, 6)
     ]
-    plan = pipeline.plan(raw, cfg.parse({**LOW_ACT, "blocks": {"max_per_event": 3}}))
+    plan = pipeline.plan(raw, setup.parse({**LOW_ACT, "blocks": {"max_per_event": 3}}))
     statuses = [a.status for a in plan.actions]
     assert statuses == [Status.PLANNED] * 3 + [Status.REFUSED] * 2
     assert plan.actions[-1].detail == "quota: at most 3 actions per event"
 
 
 def test_any_planned_action_is_announced_even_below_the_notify_threshold() -> None:
-    config = cfg.parse({"thresholds": {"notify": 95, "page": 99, "act": 70}})
+    config = setup.parse({"thresholds": {"notify": 95, "page": 99, "act": 70}})
     plan = pipeline.plan(load_event("bitcoin_outbound.json"), config)
     assert plan.actions
     assert plan.notify == ("slack",)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from riposte import config as cfg
-from riposte import pipeline, runner
 from riposte.actions import Ports
-from riposte.memory import MemoryNacls, MemoryState
-from riposte.model import Outcome, Result, Status
-from riposte.notifiers import Notifier
-from riposte.ports import BlockRecord, NaclEntry
+from riposte.adapters.memory import MemoryNacls, MemoryState
+from riposte.core import config as cfg
+from riposte.core.model import Outcome, Result, Status
+from riposte.core.ports import BlockRecord, NaclEntry
+from riposte.engine import pipeline, runner, setup
+from riposte.notifiers import Notifier, Route, SecretSpec
 from tests.conftest import load_event
 
 ACL = "acl-0123456789abcdef0"
@@ -21,10 +21,11 @@ ENFORCE = {"mode": "enforce", "nacl": {"network_acl_ids": [ACL]}}
 
 class FakeNotifier(Notifier):
     name: ClassVar[str] = "slack"
-    secret_field: ClassVar[str] = "slack_webhook_url"
+    route: ClassVar[Route] = Route.NOTIFY
+    secret: ClassVar[SecretSpec] = SecretSpec("slack_webhook_url", "riposte/slack-webhook-url", "test")
 
     def __init__(self, outcomes: list[Status]) -> None:
-        super().__init__(http=None, destination=lambda: None)  # type: ignore[arg-type]
+        super().__init__(transport=None, destination=lambda: None)  # type: ignore[arg-type]
         self.outcomes = outcomes
         self.sent: list[Result] = []
 
@@ -49,7 +50,7 @@ def run(config: cfg.Config, p: Ports, notifier: Notifier, name: str = "c2_activi
 
 
 def test_enforce_adds_the_block_records_it_and_audits_every_step() -> None:
-    config = cfg.parse(ENFORCE)
+    config = setup.parse(ENFORCE)
     p, nacls, state = ports()
     result = run(config, p, FakeNotifier([Status.DONE]))
     (action,) = result.actions
@@ -69,7 +70,7 @@ def test_enforce_adds_the_block_records_it_and_audits_every_step() -> None:
 
 
 def test_dry_run_makes_no_mutating_call_but_says_what_it_would_do() -> None:
-    config = cfg.parse({**ENFORCE, "mode": "dry_run"})
+    config = setup.parse({**ENFORCE, "mode": "dry_run"})
     p, nacls, state = ports()
     result = run(config, p, FakeNotifier([Status.DONE]))
     (action,) = result.actions
@@ -81,7 +82,7 @@ def test_dry_run_makes_no_mutating_call_but_says_what_it_would_do() -> None:
 
 
 def test_a_redelivered_event_adds_nothing_and_is_not_announced_twice() -> None:
-    config = cfg.parse(ENFORCE)
+    config = setup.parse(ENFORCE)
     p, nacls, _ = ports()
     notifier = FakeNotifier([Status.DONE, Status.DONE])
     run(config, p, notifier)
@@ -93,7 +94,7 @@ def test_a_redelivered_event_adds_nothing_and_is_not_announced_twice() -> None:
 
 
 def test_a_failed_notification_is_retryable_and_the_retry_sends_it() -> None:
-    config = cfg.parse(ENFORCE)
+    config = setup.parse(ENFORCE)
     p, nacls, _ = ports()
     notifier = FakeNotifier([Status.FAILED, Status.DONE])
     first = run(config, p, notifier)
@@ -105,7 +106,7 @@ def test_a_failed_notification_is_retryable_and_the_retry_sends_it() -> None:
 
 
 def test_a_full_range_fails_clearly_without_overwriting_and_without_retry() -> None:
-    config = cfg.parse({**ENFORCE, "nacl": {"network_acl_ids": [ACL], "rule_range": [1, 2]}})
+    config = setup.parse({**ENFORCE, "nacl": {"network_acl_ids": [ACL], "rule_range": [1, 2]}})
     foreign = [NaclEntry(1, False, "deny", "192.0.2.1/32"), NaclEntry(2, False, "deny", "192.0.2.2/32")]
     p, nacls, _ = ports(foreign)
     result = run(config, p, FakeNotifier([Status.DONE]))
@@ -122,7 +123,7 @@ def test_an_unexpected_adapter_error_becomes_an_audited_retryable_failure() -> N
         def entries(self, acl_id: str) -> tuple[NaclEntry, ...]:
             raise ConnectionError("endpoint unreachable")
 
-    config = cfg.parse(ENFORCE)
+    config = setup.parse(ENFORCE)
     state = MemoryState()
     p = Ports(nacl=Broken({ACL: []}), state=state)
     result = run(config, p, FakeNotifier([Status.DONE]))
@@ -133,7 +134,7 @@ def test_an_unexpected_adapter_error_becomes_an_audited_retryable_failure() -> N
 
 
 def test_refused_targets_are_audited_and_never_executed() -> None:
-    config = cfg.parse({**ENFORCE, "allowlist": ["192.0.2.0/24"]})
+    config = setup.parse({**ENFORCE, "allowlist": ["192.0.2.0/24"]})
     p, nacls, state = ports()
     result = run(config, p, FakeNotifier([Status.DONE]), "tor_client_partner.json")
     assert result.actions[0].status is Status.REFUSED
@@ -151,7 +152,7 @@ def test_a_concurrent_writer_taking_the_number_is_stepped_around() -> None:
                 self.acls[acl_id].append(NaclEntry(rule_number, egress, "deny", "192.0.2.99/32"))
             super().add_deny(acl_id, rule_number, cidr, egress=egress)
 
-    config = cfg.parse(ENFORCE)
+    config = setup.parse(ENFORCE)
     nacls = Racy({ACL: []})
     state = MemoryState()
     result = run(config, Ports(nacl=nacls, state=state), FakeNotifier([Status.DONE]))
@@ -165,7 +166,7 @@ def test_the_block_is_recorded_before_the_entry_so_no_rule_is_ever_left_unowned(
         def record_block(self, block: BlockRecord) -> None:
             raise ConnectionError("table unreachable")
 
-    config = cfg.parse(ENFORCE)
+    config = setup.parse(ENFORCE)
     p, nacls, _ = ports()
     p = Ports(nacl=nacls, state=Unwritable())
     result = run(config, p, FakeNotifier([Status.DONE]))
@@ -174,7 +175,7 @@ def test_the_block_is_recorded_before_the_entry_so_no_rule_is_ever_left_unowned(
 
 
 def test_a_routine_update_of_a_finding_stays_quiet_but_an_escalation_is_announced() -> None:
-    config = cfg.parse(ENFORCE)
+    config = setup.parse(ENFORCE)
     p, _, _ = ports()
     notifier = FakeNotifier([Status.DONE, Status.DONE])
     raw = load_event("bitcoin_outbound.json")  # high (85)

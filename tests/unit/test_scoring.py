@@ -4,14 +4,15 @@ import dataclasses
 
 import pytest
 
-from riposte import scoring, sources
-from riposte.model import SIGNAL_ALREADY_BLOCKED, SIGNAL_THREAT_INTEL, Severity
-from tests.conftest import load_event
+from riposte import sources
+from riposte.core import scoring
+from riposte.core.model import SIGNAL_ALREADY_BLOCKED, SIGNAL_THREAT_INTEL, Severity
+from tests.conftest import load_event, with_detail
 
 
 def base_event(severity: float = 8.0, count: int = 1, signals: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
-    event = sources.normalize(load_event("bitcoin_outbound.json"))
-    return dataclasses.replace(event, native_severity=severity, count=count, signals=signals)
+    event = sources.normalize(with_detail(load_event("bitcoin_outbound.json"), severity=severity))
+    return dataclasses.replace(event, count=count, signals=signals)
 
 
 @pytest.mark.parametrize(

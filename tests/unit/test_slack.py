@@ -8,10 +8,11 @@ import urllib3
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from riposte import config as cfg
-from riposte import pipeline
-from riposte.model import Outcome, Result, Status
-from riposte.notifiers import NOTIFIERS
+from riposte.adapters.http import HttpTransport
+from riposte.core import config as cfg
+from riposte.core.model import Outcome, Result, Status
+from riposte.engine import pipeline
+from riposte.notifiers import NOTIFIERS, Route
 from riposte.notifiers.slack import FIELD_MAX, HEADER_MAX, TEXT_MAX, SlackNotifier, render
 from tests.conftest import load_event, with_detail
 
@@ -59,7 +60,7 @@ def test_block_kit_limits_are_respected() -> None:
 
 
 def notifier(url: str | None) -> SlackNotifier:
-    return SlackNotifier(urllib3.PoolManager(), lambda: url)
+    return SlackNotifier(HttpTransport(urllib3.PoolManager()), lambda: url)
 
 
 def test_send_posts_the_rendered_message(httpserver: HTTPServer) -> None:
@@ -116,11 +117,14 @@ def test_a_secret_lookup_error_is_retryable() -> None:
     def broken() -> str:
         raise RuntimeError("AccessDenied")
 
-    outcome = SlackNotifier(urllib3.PoolManager(), broken).send(result_for(load_event("c2_activity_outbound.json")))
+    outcome = SlackNotifier(HttpTransport(urllib3.PoolManager()), broken).send(
+        result_for(load_event("c2_activity_outbound.json"))
+    )
     assert (outcome.status, outcome.retryable) == (Status.FAILED, True)
     assert "AccessDenied" in outcome.detail
 
 
 def test_slack_is_registered_with_its_secret() -> None:
     assert NOTIFIERS.get("slack") is SlackNotifier
-    assert SlackNotifier.secret_field in cfg.Secrets.model_fields
+    assert SlackNotifier.secret.field == "slack_webhook_url"
+    assert SlackNotifier.route is Route.NOTIFY

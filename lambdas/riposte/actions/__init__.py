@@ -1,13 +1,13 @@
-"""Registry of remediation actions. Add one: a module here with an ``Action`` subclass registered in ACTIONS,
-imported below."""
+"""Registry of remediation actions. Add one: a module here whose ``Action`` subclass is decorated with
+``@ACTIONS.register``, and its module name in ``BUILTINS``."""
 
 from __future__ import annotations
 
 from riposte.actions.base import Action, ActionContext, Permission, Ports
-from riposte.registry import Registry
+from riposte.core.registry import Registry
 
-ACTIONS: Registry[Action] = Registry("action")
+BUILTINS = ("riposte.actions.block_ip",)
 
-from riposte.actions import block_ip  # noqa: E402,F401
+ACTIONS: Registry[type[Action]] = Registry("action", BUILTINS)
 
 __all__ = ["ACTIONS", "Action", "ActionContext", "Permission", "Ports"]

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from riposte.config import Config
-from riposte.model import Outcome, SecurityEvent
-from riposte.ports import NaclPort, StatePort
+from riposte.core.config import Config
+from riposte.core.model import Outcome, SecurityEvent
+from riposte.core.ports import NaclPort, StatePort
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,11 @@ class Action(ABC):
     permissions: ClassVar[tuple[Permission, ...]]
     # Calls that change the world, by their API name; dry-run must make none of them.
     mutating_calls: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def validate(cls, config: Config) -> list[str]:
+        """Problems with ``config`` when this action is enabled, each ``"<field>: <message>"``."""
+        return []
 
     @abstractmethod
     def targets(self, event: SecurityEvent) -> tuple[str, ...]:

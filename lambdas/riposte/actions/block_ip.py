@@ -12,14 +12,16 @@ from typing import ClassVar
 
 from riposte.actions import ACTIONS
 from riposte.actions.base import Action, ActionContext, Permission
-from riposte.model import EventKind, Outcome, SecurityEvent, Status
-from riposte.nacl import BlockVerdict, host_cidr, plan_block
-from riposte.ports import BlockRecord, RuleNumberTakenError
+from riposte.core.config import Config, Mode
+from riposte.core.model import EventKind, Outcome, SecurityEvent, Status
+from riposte.core.nacl import BlockVerdict, host_cidr, plan_block
+from riposte.core.ports import BlockRecord, RuleNumberTakenError
 
 # A concurrent invocation may take the number we picked; re-read and re-plan this many times.
 ATTEMPTS = 3
 
 
+@ACTIONS.register
 class BlockIp(Action):
     name: ClassVar[str] = "block_ip"
     target_kind: ClassVar[str] = "ip"
@@ -30,6 +32,12 @@ class BlockIp(Action):
     mutating_calls: ClassVar[tuple[str, ...]] = ("CreateNetworkAclEntry",)
     # Network ACLs filter VPC traffic; an address that calls AWS APIs never crosses them.
     KINDS: ClassVar[frozenset[EventKind]] = frozenset({EventKind.NETWORK_CONNECTION, EventKind.PORT_PROBE})
+
+    @classmethod
+    def validate(cls, config: Config) -> list[str]:
+        if config.mode is Mode.ENFORCE and not (config.nacl.vpc_ids or config.nacl.network_acl_ids):
+            return [f"nacl: mode 'enforce' with action '{cls.name}' needs nacl.vpc_ids or nacl.network_acl_ids"]
+        return []
 
     def targets(self, event: SecurityEvent) -> tuple[str, ...]:
         return event.entities.ips if event.kind in self.KINDS else ()
@@ -91,6 +99,3 @@ class BlockIp(Action):
                 False,
             )
         return Status.FAILED, f"rule numbers kept being taken concurrently ({ATTEMPTS} attempts)", True
-
-
-ACTIONS.register(BlockIp.name)(BlockIp())

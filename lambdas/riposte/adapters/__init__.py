@@ -1,1 +1,2 @@
-"""boto3 implementations of the ports. The only place (with ``runtime``) that talks to AWS."""
+"""Implementations of the core's ports: ``memory`` (in memory: the CLI, tests, the reference behaviour),
+``http`` (urllib3, for notifiers) and ``aws`` (boto3: EC2 network ACLs, DynamoDB state)."""

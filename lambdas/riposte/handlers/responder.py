@@ -19,13 +19,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from riposte import config as cfg
-from riposte import pipeline, runner
-from riposte.model import Result, Status
+from riposte.core import config as cfg
+from riposte.core.model import Result, Status
+from riposte.engine import pipeline, runner, setup
+from riposte.handlers import environment
 from riposte.runtime import Runtime, build
 from riposte.sources import InputError
-
-TABLE_ENV = "RIPOSTE_TABLE"
 
 logger = Logger(service="riposte")
 metrics = Metrics(namespace="Riposte", service="responder")
@@ -41,13 +40,11 @@ class RetryableFailureError(Exception):
 @functools.cache
 def runtime() -> Runtime:
     """Configuration and clients, validated and built once per container."""
-    text = os.environ.get(cfg.ENV_VAR)
-    if not text:
-        raise cfg.ConfigError(f"{cfg.ENV_VAR} is not set")
-    table = os.environ.get(TABLE_ENV)
-    if not table:
-        raise cfg.ConfigError(f"{TABLE_ENV} is not set")
-    return build(cfg.from_json(text), table_name=table)
+    try:
+        env = environment.read_responder(os.environ)
+    except ValueError as error:
+        raise cfg.ConfigError(str(error)) from None
+    return build(setup.from_json(env.config, environment.CONFIG), table_name=env.table)
 
 
 def _count(result: Result) -> None:

@@ -1,14 +1,28 @@
-"""Registry of notifiers (outputs). Add one: a module here with a ``Notifier`` subclass registered in
-NOTIFIERS, imported below. The handler builds each one once per container with an ``urllib3.PoolManager``
-and a provider for its destination (read from the secret its ``secret_field`` names)."""
+"""Registry of notifiers (outputs). Add one: a module here whose ``Notifier`` subclass is decorated with
+``@NOTIFIERS.register`` and declares its ``route`` and ``secret``, and its module name in ``BUILTINS``; the
+policy, the configuration's ``[secrets]`` and the stack's secrets all follow from the registry."""
 
 from __future__ import annotations
 
-from riposte.notifiers.base import CredentialProvider, Notifier
-from riposte.registry import Registry
+from riposte.core.registry import Registry
+from riposte.notifiers.base import CredentialProvider, Delivery, Notifier, Route, SecretSpec, Transport
 
-NOTIFIERS: Registry[type[Notifier]] = Registry("notifier")
+BUILTINS = ("riposte.notifiers.slack", "riposte.notifiers.pagerduty")
 
-from riposte.notifiers import slack  # noqa: E402,F401
+NOTIFIERS: Registry[type[Notifier]] = Registry("notifier", BUILTINS)
 
-__all__ = ["NOTIFIERS", "CredentialProvider", "Notifier"]
+
+def by_route(route: Route) -> tuple[str, ...]:
+    return tuple(name for name, notifier in NOTIFIERS if notifier.route is route)
+
+
+__all__ = [
+    "NOTIFIERS",
+    "CredentialProvider",
+    "Delivery",
+    "Notifier",
+    "Route",
+    "SecretSpec",
+    "Transport",
+    "by_route",
+]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from riposte.model import Outcome, Result, Severity, Status
+from riposte.core.model import Outcome, Result, Severity, Status
 from riposte.notifiers import NOTIFIERS
-from riposte.notifiers.base import Notifier
+from riposte.notifiers.base import Notifier, Route, SecretSpec
 
 HEADER_MAX = 150
 TEXT_MAX = 3000
@@ -85,12 +85,15 @@ def render(result: Result) -> dict[str, Any]:
     return {"text": clip(fallback, TEXT_MAX), "blocks": blocks}
 
 
+@NOTIFIERS.register
 class SlackNotifier(Notifier):
     name: ClassVar[str] = "slack"
-    secret_field: ClassVar[str] = "slack_webhook_url"  # noqa: S105 - a field name, not a secret
+    route: ClassVar[Route] = Route.NOTIFY
+    secret: ClassVar[SecretSpec] = SecretSpec(
+        field="slack_webhook_url",
+        default="riposte/slack-webhook-url",
+        description="Slack incoming-webhook URL for Riposte (fill in after deploy)",
+    )
 
     def render(self, result: Result) -> dict[str, Any]:
         return render(result)
-
-
-NOTIFIERS.register(SlackNotifier.name)(SlackNotifier)

@@ -1,26 +1,37 @@
-"""What a source is: something that recognizes a raw event's shape and turns it into a ``SecurityEvent``."""
+"""What a source is: something that recognizes a payload's shape and maps it to a ``SecurityEvent``.
+
+Transport envelopes (EventBridge, SQS, SNS, Kinesis, API Gateway, CloudWatch Logs) are unwrapped before a
+source sees anything (``sources.envelopes``); a source maps its own payload only.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
-from riposte.model import SecurityEvent
+from riposte.core.config import Config
+from riposte.core.model import SecurityEvent
 
 
 class InputError(ValueError):
     """A raw event that cannot be processed; the message says why in terms a user can act on."""
 
 
-class Source(Protocol):
+class Source(ABC):
     name: ClassVar[str]
     # The EventBridge pattern that routes this source's events to the responder (None: not an EventBridge source).
-    event_pattern: ClassVar[Mapping[str, Any] | None]
+    event_pattern: ClassVar[Mapping[str, Any] | None] = None
 
+    @classmethod
+    def validate(cls, config: Config) -> list[str]:
+        """Problems with ``config`` for this source, each ``"<field>: <message>"``."""
+        return []
+
+    @abstractmethod
     def matches(self, raw: Mapping[str, Any]) -> bool:
         """True when ``raw`` has this source's shape. Cheap: only looks at top-level markers."""
-        ...
 
+    @abstractmethod
     def normalize(self, raw: Mapping[str, Any]) -> SecurityEvent:
         """Validate ``raw`` and map it to the normalized event, or raise ``InputError``."""
-        ...

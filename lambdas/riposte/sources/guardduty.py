@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from riposte.model import SIGNAL_ALREADY_BLOCKED, SIGNAL_THREAT_INTEL, Entities, EventKind, SecurityEvent
-from riposte.sources import SOURCES
-from riposte.sources.base import InputError
+from riposte.core.model import SIGNAL_ALREADY_BLOCKED, SIGNAL_THREAT_INTEL, Entities, EventKind, SecurityEvent
+from riposte.sources import SOURCES, envelopes
+from riposte.sources.base import InputError, Source
 
 DETAIL_TYPE = "GuardDuty Finding"
 
@@ -182,7 +182,21 @@ def _port(details: PortDetails | None, protocol: str | None = None) -> str | Non
     return f"{text} ({details.port_name})" if details.port_name and details.port_name != "Unknown" else text
 
 
-class GuardDutySource:
+def band(severity: float) -> str:
+    """GuardDuty's documented bands: Low 1.0-3.9, Medium 4.0-6.9, High 7.0-8.9, Critical 9.0-10.0."""
+    if severity >= 9.0:
+        return "Critical"
+    if severity >= 7.0:
+        return "High"
+    if severity >= 4.0:
+        return "Medium"
+    if severity >= 1.0:
+        return "Low"
+    return "Informational"
+
+
+@SOURCES.register
+class GuardDutySource(Source):
     name: ClassVar[str] = "guardduty"
     event_pattern: ClassVar[Mapping[str, Any] | None] = {
         "source": ["aws.guardduty"],
@@ -195,12 +209,13 @@ class GuardDutySource:
         return ("schemaVersion" in raw or "SchemaVersion" in raw) and ("service" in raw or "Service" in raw)
 
     def normalize(self, raw: Mapping[str, Any]) -> SecurityEvent:
+        detail: Mapping[str, Any]
         if "detail" in raw or raw.get("source") == "aws.guardduty":
             if raw.get("detail-type") != DETAIL_TYPE:
                 raise InputError(f"guardduty: expected detail-type {DETAIL_TYPE!r}, got {raw.get('detail-type')!r}")
-            detail = raw.get("detail")
-            if not isinstance(detail, Mapping):
+            if not isinstance(raw.get("detail"), Mapping):
                 raise InputError("guardduty: EventBridge event has no 'detail' object")
+            detail = envelopes.eventbridge(raw).detail
         else:
             detail = raw
         if "SchemaVersion" in detail:
@@ -308,6 +323,7 @@ def to_event(finding: Finding) -> SecurityEvent:
         description=finding.description,
         kind=facts.kind,
         native_severity=finding.severity,
+        severity_note=f"GuardDuty severity {finding.severity:g} ({band(finding.severity)})",
         account=finding.account_id,
         region=finding.region,
         time=finding.updated_at,
@@ -322,6 +338,3 @@ def to_event(finding: Finding) -> SecurityEvent:
             accounts=(finding.account_id,),
         ),
     )
-
-
-SOURCES.register(GuardDutySource.name)(GuardDutySource())

@@ -2,6 +2,10 @@
 
 The user edits a TOML file (see ``riposte.example.toml``). The stack passes the validated model to the Lambda
 as JSON in ``RIPOSTE_CONFIG``, where the same model validates it again. Errors name the field.
+
+This module knows no registry: what depends on registered sources, actions and notifiers (known names, an
+action's own requirements) is checked by each element's ``validate(config)`` hook, called by
+``riposte.engine.setup`` once the model itself is valid.
 """
 
 from __future__ import annotations
@@ -105,13 +109,7 @@ class Blocks(_Frozen):
     max_per_event: Annotated[int, Field(ge=1, le=100)] = 10
 
 
-class Secrets(_Frozen):
-    """Names of the Secrets Manager secrets holding third-party credentials (filled in after deploy)."""
-
-    slack_webhook_url: Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")] = "riposte/slack-webhook-url"
-    pagerduty_routing_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")] = (
-        "riposte/pagerduty-routing-key"
-    )
+SecretName = Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")]
 
 
 class GuardDuty(_Frozen):
@@ -131,40 +129,23 @@ class Config(_Frozen):
     nacl: Nacl = Nacl()
     blocks: Blocks = Blocks()
     allowlist: tuple[Cidr, ...] = ()
+    # Names of registered actions; checked against the registry after loading (``engine.setup``).
     actions: tuple[str, ...] = ("block_ip",)
-    secrets: Secrets = Secrets()
+    # Secrets Manager names, by the secret field a notifier declares (``slack_webhook_url``...). A field left
+    # out takes the notifier's default name; unknown fields are reported by ``engine.setup``.
+    secrets: dict[str, SecretName] = Field(default_factory=dict)
     guardduty: GuardDuty = GuardDuty()
     # "lambda" is a Python keyword, hence the alias.
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    @field_validator("actions")
-    @classmethod
-    def _known_actions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from riposte.actions import ACTIONS
-        from riposte.registry import UnknownNameError
-
-        for name in value:
-            try:
-                ACTIONS.get(name)
-            except UnknownNameError as error:
-                raise ValueError(str(error)) from None
-        return value
-
-    @model_validator(mode="after")
-    def _enforce_needs_targets(self) -> Self:
-        if (
-            self.mode is Mode.ENFORCE
-            and "block_ip" in self.actions
-            and not (self.nacl.vpc_ids or self.nacl.network_acl_ids)
-        ):
-            raise ValueError("mode 'enforce' with action 'block_ip' needs nacl.vpc_ids or nacl.network_acl_ids")
-        return self
-
     @property
     def dry_run(self) -> bool:
         return self.mode is Mode.DRY_RUN
+
+    def secret_name(self, field: str, default: str) -> str:
+        return self.secrets.get(field, default)
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)

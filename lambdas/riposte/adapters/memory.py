@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from riposte.ports import AuditRecord, BlockRecord, NaclEntry, RuleNumberTakenError
+from riposte.core.ports import AuditRecord, BlockRecord, NaclEntry, RuleNumberTakenError
 
 
 @dataclass

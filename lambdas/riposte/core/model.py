@@ -76,6 +76,9 @@ class SecurityEvent:
     description: str = ""
     # The source's own severity on the source's own scale (GuardDuty: 0-10), or None when it has none.
     native_severity: float | None = None
+    # How the source names that severity, in its own words (e.g. "GuardDuty severity 8 (High)"); the scorer
+    # shows it as the base's reason. Empty: "<source> severity <value>".
+    severity_note: str = ""
     account: str | None = None
     region: str | None = None
     time: str | None = None

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from riposte import policy
 from riposte.actions import ACTIONS, ActionContext, Ports
-from riposte.config import Config
-from riposte.model import Outcome, Plan, Result, Status
+from riposte.core.config import Config
+from riposte.core.model import Outcome, Plan, Result, Status
+from riposte.core.ports import AuditRecord
+from riposte.engine import policy
 from riposte.notifiers import Notifier
-from riposte.ports import AuditRecord
 
 # A claim whose holder died (timeout, crash) lets a later retry send after this long.
 DELIVERY_LEASE_SECONDS = 300
@@ -45,7 +45,7 @@ def run_actions(plan: Plan, config: Config, ports: Ports, now: datetime) -> tupl
             outcome = planned
         else:
             try:
-                outcome = ACTIONS.get(planned.name).execute(planned.target, ctx)
+                outcome = ACTIONS.get(planned.name)().execute(planned.target, ctx)
             except Exception as error:
                 outcome = Outcome(
                     planned.name,

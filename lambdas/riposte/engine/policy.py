@@ -6,13 +6,11 @@ quota. A refused target stays in the plan with its reason, so it is audited and 
 
 from __future__ import annotations
 
-from riposte import guard
 from riposte.actions import ACTIONS
-from riposte.config import Config
-from riposte.model import Outcome, Plan, Score, SecurityEvent, Status
-
-SLACK = "slack"
-PAGERDUTY = "pagerduty"
+from riposte.core import guard
+from riposte.core.config import Config
+from riposte.core.model import Outcome, Plan, Score, SecurityEvent, Status
+from riposte.notifiers import Route, by_route
 
 
 def _review(action_name: str, target_kind: str, target: str, config: Config) -> Outcome:
@@ -27,7 +25,7 @@ def plan_actions(event: SecurityEvent, score: Score, config: Config) -> tuple[Ou
     outcomes: list[Outcome] = []
     allowed = config.blocks.max_per_event
     for name in config.actions:
-        action = ACTIONS.get(name)
+        action = ACTIONS.get(name)()
         for target in action.targets(event):
             outcome = _review(name, action.target_kind, target, config)
             if outcome.status is Status.PLANNED:
@@ -45,12 +43,13 @@ def plan_actions(event: SecurityEvent, score: Score, config: Config) -> tuple[Ou
 
 
 def channels(score: Score, actions: tuple[Outcome, ...], config: Config) -> tuple[str, ...]:
+    """The registered notifiers this plan calls on: those on the notify route, then those on the page route."""
     chosen: list[str] = []
     # Anything Riposte does (or would do) is announced, whatever the notify threshold says.
     if score.value >= config.thresholds.notify or any(a.status is Status.PLANNED for a in actions):
-        chosen.append(SLACK)
+        chosen.extend(by_route(Route.NOTIFY))
     if score.value >= config.thresholds.page:
-        chosen.append(PAGERDUTY)
+        chosen.extend(by_route(Route.PAGE))
     return tuple(chosen)
 
 

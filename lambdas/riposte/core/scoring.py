@@ -1,39 +1,24 @@
 """Score a normalized event 0-100 and say why, one reason per contribution.
 
-The base is the source's own severity (GuardDuty 0-10 -> 0-100); modifiers are small, named and additive so
-that every number in a Slack message can be traced to a sentence.
+The base is the source's own severity (0-10 -> 0-100, named in the source's own words); modifiers are small,
+named and additive so that every number in a Slack message can be traced to a sentence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from riposte.model import SIGNAL_ALREADY_BLOCKED, SIGNAL_THREAT_INTEL, Score, SecurityEvent
+from riposte.core.model import SIGNAL_ALREADY_BLOCKED, SIGNAL_THREAT_INTEL, Score, SecurityEvent
 
 REPEAT_COUNT = 10
-
-
-def guardduty_band(severity: float) -> str:
-    # GuardDuty's documented bands: Low 1.0-3.9, Medium 4.0-6.9, High 7.0-8.9, Critical 9.0-10.0.
-    if severity >= 9.0:
-        return "Critical"
-    if severity >= 7.0:
-        return "High"
-    if severity >= 4.0:
-        return "Medium"
-    if severity >= 1.0:
-        return "Low"
-    return "Informational"
 
 
 def _base(event: SecurityEvent) -> tuple[int, str]:
     if event.native_severity is None:
         return 0, f"{event.source} gives no severity: base 0"
     points = round(event.native_severity * 10)
-    if event.source == "guardduty":
-        band = guardduty_band(event.native_severity)
-        return points, f"GuardDuty severity {event.native_severity:g} ({band}): base {points}"
-    return points, f"{event.source} severity {event.native_severity:g}: base {points}"
+    note = event.severity_note or f"{event.source} severity {event.native_severity:g}"
+    return points, f"{note}: base {points}"
 
 
 Modifier = Callable[[SecurityEvent], tuple[int, str] | None]

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from riposte.ports import NaclEntry
+from riposte.core.ports import NaclEntry
 
 DEFAULT_RULE = 32767  # the catch-all entry AWS adds to every NACL; never counted, never touched
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from riposte import policy, scoring, sources
-from riposte.config import Config
-from riposte.model import Plan
+from riposte import sources
+from riposte.core import scoring
+from riposte.core.config import Config
+from riposte.core.model import Plan
+from riposte.engine import policy
 
 
 def plan(raw: Any, config: Config, source: str | None = None) -> Plan:

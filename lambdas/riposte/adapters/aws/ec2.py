@@ -1,0 +1,56 @@
+"""EC2 network ACLs behind the core's ``NaclPort``. The client is passed in (built once per container)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from riposte.adapters.aws import error_code
+from riposte.core.ports import NaclEntry, RuleNumberTakenError
+
+
+class Ec2Nacls:
+    def __init__(self, ec2: Any, *, network_acl_ids: tuple[str, ...], vpc_ids: tuple[str, ...]) -> None:
+        self._ec2 = ec2
+        self._acl_ids = network_acl_ids
+        self._vpc_ids = vpc_ids
+
+    def target_acls(self) -> tuple[str, ...]:
+        found = list(self._acl_ids)
+        if self._vpc_ids:
+            pages = self._ec2.get_paginator("describe_network_acls").paginate(
+                Filters=[{"Name": "vpc-id", "Values": list(self._vpc_ids)}]
+            )
+            found.extend(acl["NetworkAclId"] for page in pages for acl in page["NetworkAcls"])
+        return tuple(sorted(set(found)))
+
+    def entries(self, acl_id: str) -> tuple[NaclEntry, ...]:
+        acls = self._ec2.describe_network_acls(NetworkAclIds=[acl_id])["NetworkAcls"]
+        return tuple(
+            NaclEntry(
+                rule_number=int(e["RuleNumber"]),
+                egress=bool(e["Egress"]),
+                rule_action=str(e["RuleAction"]),
+                cidr=str(e.get("CidrBlock") or e.get("Ipv6CidrBlock") or ""),
+                protocol=str(e.get("Protocol", "-1")),
+            )
+            for acl in acls
+            for e in acl.get("Entries", [])
+        )
+
+    def add_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> None:
+        block = {"Ipv6CidrBlock": cidr} if ":" in cidr else {"CidrBlock": cidr}
+        try:
+            self._ec2.create_network_acl_entry(
+                NetworkAclId=acl_id,
+                RuleNumber=rule_number,
+                Protocol="-1",
+                RuleAction="deny",
+                Egress=egress,
+                **block,
+            )
+        except ClientError as error:
+            if error_code(error) == "NetworkAclEntryAlreadyExists":
+                raise RuleNumberTakenError(f"{acl_id} rule {rule_number}") from error
+            raise

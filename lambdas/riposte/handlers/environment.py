@@ -1,0 +1,35 @@
+"""The handlers' environment: variable names, handler paths and the models that read them.
+
+The stack imports this module to set what the functions read, so it must stay light: no Powertools, no boto3,
+nothing of the runtime (a test checks that synthesizing imports none of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from riposte.core import config as cfg
+
+CONFIG = cfg.ENV_VAR  # the validated configuration, as JSON
+
+TABLE = "RIPOSTE_TABLE"  # the state table's name
+
+RESPONDER_HANDLER = "riposte.handlers.responder.handler"
+
+
+class ResponderEnvironment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    config: str = Field(alias=CONFIG, min_length=2)
+    table: str = Field(alias=TABLE, min_length=3)
+
+
+def read_responder(environ: Mapping[str, str]) -> ResponderEnvironment:
+    """The responder's settings; a missing variable is a ``ValueError`` naming it."""
+    try:
+        return ResponderEnvironment.model_validate(dict(environ))
+    except ValidationError as error:
+        names = ", ".join(str(e["loc"][0]) for e in error.errors())
+        raise ValueError(f"{names} is not set (or empty)") from None

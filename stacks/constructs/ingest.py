@@ -1,0 +1,66 @@
+"""Ingest: one EventBridge rule per registered source that declares a pattern -> the encrypted events queue,
+with a dead-letter queue for what cannot be delivered or processed."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from riposte.sources import SOURCES
+from stacks.constructs.legacy import keep_logical_id
+from stacks.names import FUNCTION_TIMEOUT, MAX_RECEIVE_COUNT
+
+
+class Ingest(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey) -> None:
+        super().__init__(scope, construct_id)
+        self.dlq = sqs.Queue(
+            self,
+            "EventsDlq",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        keep_logical_id(self.dlq, "dlq")
+        self.queue = sqs.Queue(
+            self,
+            "Events",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(4),
+            # AWS guidance for Lambda consumers: at least six times the function timeout.
+            visibility_timeout=Duration.seconds(FUNCTION_TIMEOUT.to_seconds() * 6),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT),
+        )
+        keep_logical_id(self.queue, "queue")
+
+        self.rules: list[events.Rule] = []
+        for name, source in SOURCES:
+            pattern = source.event_pattern
+            if pattern is None:
+                continue
+            rule = events.Rule(
+                self,
+                f"{name.title()}Rule",
+                description=f"Riposte: {name} events to the responder queue",
+                event_pattern=events.EventPattern(
+                    source=list(pattern["source"]),
+                    detail_type=list(pattern["detail-type"]),
+                    detail=pattern.get("detail"),
+                ),
+            )
+            rule.add_target(
+                targets.SqsQueue(
+                    self.queue,
+                    dead_letter_queue=self.dlq,
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            )
+            self.rules.append(rule)
