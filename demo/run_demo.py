@@ -218,15 +218,15 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
         after = show_nacl(ec2, acl)
         denied = {e.get("CidrBlock"): e["RuleNumber"] for e in after if e["RuleAction"] == "deny" and not e["Egress"]}
         expect(
-            denied.get("198.51.100.77/32") in range(1, 100),
+            denied.get("91.240.118.77/32") in range(1, 100),
             "C&C address blocked inside the managed range 1-99",
         )
         expect(
-            denied.get("203.0.113.9/32") in range(1, 100),
+            denied.get("45.13.105.9/32") in range(1, 100),
             "Bitcoin-pool address blocked inside the managed range",
         )
-        expect("192.0.2.44/32" not in denied, "allowlisted partner address 192.0.2.44 refused, not blocked")
-        expect("198.51.100.23/32" not in denied, "low-score SSH brute force (score 25) not blocked")
+        expect("34.120.5.44/32" not in denied, "allowlisted partner address 34.120.5.44 refused, not blocked")
+        expect("185.156.73.23/32" not in denied, "low-score SSH brute force (score 25) not blocked")
         expect(all(e in after for e in before), "every unmanaged rule is untouched (rule 5 stepped around)")
 
         title("Slack messages received")

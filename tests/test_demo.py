@@ -23,7 +23,7 @@ def test_demo_runs_and_shows_the_block_and_the_slack_message() -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "FAILED" not in out
-    assert "deny  198.51.100.77/32" in out
+    assert "deny  91.240.118.77/32" in out
     assert "CRITICAL 90/100: C&C activity" in out
-    assert "refused  protected address: 192.0.2.44 is allowlisted" in out
+    assert "refused  protected address: 34.120.5.44 is allowlisted" in out
     assert "all expectations met" in out

@@ -36,13 +36,13 @@ def test_score_prints_the_contract_for_one_finding(capsys: pytest.CaptureFixture
         "critical",
     )
     assert line["entities"] == {
-        "ips": ["198.51.100.77"],
+        "ips": ["91.240.118.77"],
         "instances": ["i-0a1b2c3d4e5f60718"],
         "access_keys": [],
         "principals": [],
         "accounts": ["123456789012"],
     }
-    assert line["actions"] == [{"action": "block_ip", "target": "198.51.100.77", "status": "planned", "detail": ""}]
+    assert line["actions"] == [{"action": "block_ip", "target": "91.240.118.77", "status": "planned", "detail": ""}]
     assert [n["notifier"] for n in line["notify"]] == ["slack", "pagerduty"]
     assert all(isinstance(r, str) for r in line["reasons"])
 
@@ -110,10 +110,10 @@ def test_malformed_inputs_are_reported_and_the_run_continues(
 
 
 def test_allow_refuses_the_address(capsys: pytest.CaptureFixture[str]) -> None:
-    status, (line,) = run_cli(capsys, "score", "--allow", "192.0.2.0/24", str(GUARDDUTY / "tor_client_partner.json"))
+    status, (line,) = run_cli(capsys, "score", "--allow", "34.120.0.0/16", str(GUARDDUTY / "tor_client_partner.json"))
     assert status == 0
     assert line["actions"][0]["status"] == "refused"
-    assert "allowlisted (192.0.2.0/24)" in line["actions"][0]["detail"]
+    assert "allowlisted (34.120.0.0/16)" in line["actions"][0]["detail"]
 
 
 def test_a_bad_allow_or_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -130,7 +130,7 @@ def test_config_thresholds_change_the_decision(tmp_path: Path, capsys: pytest.Ca
     config.write_text("[thresholds]\nnotify = 10\npage = 95\nact = 20\n")
     _, (line,) = run_cli(capsys, "score", "--config", str(config), str(GUARDDUTY / "port_probe_multi.json"))
     assert {a["target"]: a["status"] for a in line["actions"]} == {
-        "203.0.113.50": "planned",
+        "45.13.104.50": "planned",
         "10.0.0.9": "refused",
     }
 
@@ -184,14 +184,14 @@ def test_run_carries_out_the_plan_against_a_local_aws(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         line = json.loads(result.stdout)
         assert line["actions"][0]["status"] == "done"
-        assert line["actions"][0]["detail"] == f"{acl}: added 203.0.113.9/32 as rule 1, expires in 24h"
+        assert line["actions"][0]["detail"] == f"{acl}: added 45.13.105.9/32 as rule 1, expires in 24h"
         # No notifier secret exists in this account: the notifications fail loudly, never silently dropped.
         assert {n["notifier"]: n["status"] for n in line["notify"]} == {
             "slack": "failed",
             "pagerduty": "failed",
         }
         entries = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
-        assert [(e["RuleNumber"], e["CidrBlock"], e["RuleAction"]) for e in entries] == [(1, "203.0.113.9/32", "deny")]
+        assert [(e["RuleNumber"], e["CidrBlock"], e["RuleAction"]) for e in entries] == [(1, "45.13.105.9/32", "deny")]
 
 
 def test_score_is_pure_it_never_loads_an_aws_sdk() -> None:

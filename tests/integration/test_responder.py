@@ -120,7 +120,7 @@ def test_block_lands_inside_the_managed_range_around_unmanaged_rules(env: Env, m
     env.configure(monkeypatch)
     assert handle(sqs_event(load_event("c2_activity_outbound.json"))) == {"batchItemFailures": []}
     denied = env.denied()
-    assert denied["198.51.100.77/32"] == 2  # rule 1 is the user's own deny: stepped around
+    assert denied["91.240.118.77/32"] == 2  # rule 1 is the user's own deny: stepped around
     assert denied["192.0.2.200/32"] == 1
     assert unmanaged_untouched(env)
     assert len(env.slack.log) == 1
@@ -132,7 +132,7 @@ def test_block_lands_inside_the_managed_range_around_unmanaged_rules(env: Env, m
     } <= audit
     blocks = [i for i in env.dynamodb.scan(TableName=TABLE)["Items"] if i["pk"]["S"].startswith("block#")]
     assert [(b["pk"]["S"], b["sk"]["S"], b["rule_number"]["N"]) for b in blocks] == [
-        (f"block#{env.acl}", "ingress#198.51.100.77/32", "2")
+        (f"block#{env.acl}", "ingress#91.240.118.77/32", "2")
     ]
 
 
@@ -153,19 +153,19 @@ def test_dry_run_mutates_nothing_and_records_what_it_would_do(env: Env, monkeypa
     assert env.entries() == before
     actions = [i for i in env.audit() if i["kind"]["S"] == "action"]
     assert [(a["status"]["S"], a["detail"]["S"]) for a in actions] == [
-        ("dry_run", f"{env.acl}: would deny 198.51.100.77/32 as rule 2 (dry run)")
+        ("dry_run", f"{env.acl}: would deny 91.240.118.77/32 as rule 2 (dry run)")
     ]
     assert len(env.slack.log) == 1  # people still hear about it
 
 
 def test_allowlisted_address_is_refused_and_recorded(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    env.configure(monkeypatch, allowlist=["192.0.2.0/24"])
+    env.configure(monkeypatch, allowlist=["34.120.0.0/16"])
     before = env.entries()
     handle(sqs_event(load_event("tor_client_partner.json")))
     assert env.entries() == before
     (action,) = [i for i in env.audit() if i["kind"]["S"] == "action"]
     assert action["status"]["S"] == "refused"
-    assert "allowlisted (192.0.2.0/24)" in action["detail"]["S"]
+    assert "allowlisted (34.120.0.0/16)" in action["detail"]["S"]
 
 
 def test_a_full_managed_range_fails_clearly_and_overwrites_nothing(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,7 +183,7 @@ def test_a_full_managed_range_fails_clearly_and_overwrites_nothing(env: Env, mon
 def test_the_rule_quota_is_enforced_although_moto_does_not(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     env.configure(monkeypatch, nacl={"network_acl_ids": [env.acl], "rule_quota": 2})
     handle(sqs_event(load_event("c2_activity_outbound.json")))
-    assert "198.51.100.77/32" not in env.denied()
+    assert "91.240.118.77/32" not in env.denied()
     (action,) = [i for i in env.audit() if i["kind"]["S"] == "action"]
     assert "rule quota reached: 2 of 2 ingress rules" in action["detail"]["S"]
 
@@ -194,14 +194,14 @@ def test_vpc_scoped_configuration_blocks_in_every_acl_of_the_vpc(env: Env, monke
     acls = env.ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [env.vpc]}])["NetworkAcls"]
     assert len(acls) == 2  # the VPC's default ACL and ours
     for acl in acls:
-        assert any(e.get("CidrBlock") == "203.0.113.9/32" and e["RuleAction"] == "deny" for e in acl["Entries"])
+        assert any(e.get("CidrBlock") == "45.13.105.9/32" and e["RuleAction"] == "deny" for e in acl["Entries"])
 
 
 def test_bad_messages_fail_alone_and_are_counted_not_dropped(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     env.configure(monkeypatch)
     response = handle(sqs_event("not json", {"hello": "world"}, load_event("bitcoin_outbound.json")))
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}, {"itemIdentifier": "m-1"}]}
-    assert "203.0.113.9/32" in env.denied()
+    assert "45.13.105.9/32" in env.denied()
 
 
 def test_slack_outage_fails_the_record_for_retry_and_the_retry_does_not_block_twice(

@@ -21,7 +21,7 @@ def test_config_round_trips_through_the_lambda_environment() -> None:
     config = cfg.parse(
         {
             "mode": "enforce",
-            "allowlist": ["192.0.2.0/24", "2001:db8::/32"],
+            "allowlist": ["34.120.0.0/16", "2001:db8::/32"],
             "nacl": {"network_acl_ids": ["acl-0123456789abcdef0"]},
         }
     )

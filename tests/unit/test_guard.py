@@ -33,14 +33,14 @@ def test_protected_addresses_are_refused(address: str, why: str) -> None:
     assert why in reason
 
 
-@pytest.mark.parametrize("address", ["203.0.113.9", "198.51.100.77", "8.8.8.8", "2001:db8::1", "2a00:1450::1"])
+@pytest.mark.parametrize("address", ["45.13.105.9", "91.240.118.77", "8.8.8.8", "2001:db8::1", "2a00:1450::1"])
 def test_public_and_documentation_addresses_are_allowed(address: str) -> None:
     assert guard.refusal(address) is None
 
 
 def test_allowlist_refuses_with_the_matching_network() -> None:
-    allow = [ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("2001:db8:1::/48")]
-    assert guard.refusal("192.0.2.44", allow) == "192.0.2.44 is allowlisted (192.0.2.0/24)"
+    allow = [ipaddress.ip_network("34.120.0.0/16"), ipaddress.ip_network("2001:db8:1::/48")]
+    assert guard.refusal("34.120.5.44", allow) == "34.120.5.44 is allowlisted (34.120.0.0/16)"
     assert guard.refusal("2001:db8:1::5", allow) == "2001:db8:1::5 is allowlisted (2001:db8:1::/48)"
     assert guard.refusal("192.0.3.1", allow) is None
 

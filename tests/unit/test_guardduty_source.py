@@ -17,13 +17,13 @@ def test_network_connection_finding_names_the_remote_ip_instance_and_account() -
     assert event.kind is EventKind.NETWORK_CONNECTION
     assert event.type == "Backdoor:EC2/C&CActivity.B"
     assert event.native_severity == 8.0
-    assert event.entities.ips == ("198.51.100.77",)  # the remote side only, never our private address
+    assert event.entities.ips == ("91.240.118.77",)  # the remote side only, never our private address
     assert event.entities.instances == ("i-0a1b2c3d4e5f60718",)
     assert event.entities.accounts == ("123456789012",)
     assert SIGNAL_THREAT_INTEL in event.signals
     evidence = dict(event.evidence)
     assert evidence["Direction"] == "outbound"
-    assert evidence["Remote IP"] == "198.51.100.77 (AS64500 Example Hosting, Netherlands)"
+    assert evidence["Remote IP"] == "91.240.118.77 (AS64500 Example Hosting, Netherlands)"
     assert evidence["Threat list"] == "ProofPoint"
     assert evidence["Instance private IP"] == "10.20.1.15"
 
@@ -31,7 +31,7 @@ def test_network_connection_finding_names_the_remote_ip_instance_and_account() -
 def test_port_probe_collects_every_distinct_prober() -> None:
     event = sources.normalize(load_event("port_probe_multi.json"))
     assert event.kind is EventKind.PORT_PROBE
-    assert event.entities.ips == ("203.0.113.50", "10.0.0.9")
+    assert event.entities.ips == ("45.13.104.50", "10.0.0.9")
     assert dict(event.evidence)["Probed ports"] == "22 (SSH), 3389 (RDP)"
 
 
@@ -40,7 +40,7 @@ def test_api_call_finding_names_the_access_key_and_principal() -> None:
     assert event.kind is EventKind.API_CALL
     assert event.entities.access_keys == ("AKIAIOSFODNN7EXAMPLE",)
     assert event.entities.principals == ("ci-deployer",)
-    assert event.entities.ips == ("198.51.100.200",)
+    assert event.entities.ips == ("193.32.162.200",)
     assert dict(event.evidence)["API"] == "s3.amazonaws.com:ListBuckets"
 
 

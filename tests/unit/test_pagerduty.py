@@ -38,7 +38,7 @@ def test_trigger_carries_the_events_v2_fields() -> None:
     assert payload["severity"] == "critical"
     assert payload["source"] == "riposte/guardduty/123456789012"
     assert payload["custom_details"]["score"] == 90
-    assert payload["custom_details"]["actions"][0]["target"] == "198.51.100.77"
+    assert payload["custom_details"]["actions"][0]["target"] == "91.240.118.77"
 
 
 def test_the_dedup_key_is_the_subject_so_updates_and_redeliveries_join_one_incident() -> None:

@@ -11,7 +11,7 @@ LOW_ACT = {"thresholds": {"notify": 10, "page": 90, "act": 10}}
 def test_high_score_network_finding_plans_a_block_and_notifications() -> None:
     plan = pipeline.plan(load_event("c2_activity_outbound.json"), cfg.Config())
     assert plan.score.value == 90
-    assert [(a.name, a.target, a.status) for a in plan.actions] == [("block_ip", "198.51.100.77", Status.PLANNED)]
+    assert [(a.name, a.target, a.status) for a in plan.actions] == [("block_ip", "91.240.118.77", Status.PLANNED)]
     assert plan.notify == ("slack", "pagerduty")
 
 
@@ -25,16 +25,16 @@ def test_below_the_act_threshold_nothing_is_planned_and_below_notify_nobody_is_t
 def test_private_addresses_are_refused_centrally_with_the_reason() -> None:
     plan = pipeline.plan(load_event("port_probe_multi.json"), setup.parse(LOW_ACT))
     by_target = {a.target: a for a in plan.actions}
-    assert by_target["203.0.113.50"].status is Status.PLANNED
+    assert by_target["45.13.104.50"].status is Status.PLANNED
     assert by_target["10.0.0.9"].status is Status.REFUSED
     assert "private (RFC 1918)" in by_target["10.0.0.9"].detail
 
 
 def test_allowlisted_addresses_are_refused() -> None:
-    plan = pipeline.plan(load_event("tor_client_partner.json"), setup.parse({"allowlist": ["192.0.2.0/24"]}))
+    plan = pipeline.plan(load_event("tor_client_partner.json"), setup.parse({"allowlist": ["34.120.0.0/16"]}))
     (action,) = plan.actions
     assert action.status is Status.REFUSED
-    assert action.detail == "protected address: 192.0.2.44 is allowlisted (192.0.2.0/24)"
+    assert action.detail == "protected address: 34.120.5.44 is allowlisted (34.120.0.0/16)"
 
 
 def test_api_call_findings_do_not_block_in_network_acls() -> None:
@@ -48,7 +48,7 @@ def test_per_event_quota_refuses_the_excess_and_says_why() -> None:
     details = raw["detail"]["service"]["action"]["portProbeAction"]["portProbeDetails"]
     template = details[0]
     details[:] = [
-        {**template, "remoteIpDetails": {**template["remoteIpDetails"], "ipAddressV4": f"203.0.113.{n}"}}
+        {**template, "remoteIpDetails": {**template["remoteIpDetails"], "ipAddressV4": f"45.13.104.{n}"}}
         for n in range(1, 6)
     ]
     plan = pipeline.plan(raw, setup.parse({**LOW_ACT, "blocks": {"max_per_event": 3}}))

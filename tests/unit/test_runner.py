@@ -57,7 +57,7 @@ def test_enforce_adds_the_block_records_it_and_audits_every_step() -> None:
     assert action.status is Status.DONE
     assert nacls.calls == [("CreateNetworkAclEntry", ACL, 1)]
     (block,) = state.blocks.values()
-    assert (block.acl_id, block.cidr, block.rule_number) == (ACL, "198.51.100.77/32", 1)
+    assert (block.acl_id, block.cidr, block.rule_number) == (ACL, "91.240.118.77/32", 1)
     assert block.expires_at == "2026-11-29T04:00:00+00:00"
     kinds = [(r.kind, r.name, r.status) for r in state.audit]
     assert kinds == [
@@ -75,7 +75,7 @@ def test_dry_run_makes_no_mutating_call_but_says_what_it_would_do() -> None:
     result = run(config, p, FakeNotifier([Status.DONE]))
     (action,) = result.actions
     assert action.status is Status.DRY_RUN
-    assert action.detail == f"{ACL}: would deny 198.51.100.77/32 as rule 1 (dry run)"
+    assert action.detail == f"{ACL}: would deny 91.240.118.77/32 as rule 1 (dry run)"
     assert nacls.calls == []
     assert state.blocks == {}
     assert any(r.kind == "action" and r.status == "dry_run" for r in state.audit)
@@ -134,7 +134,7 @@ def test_an_unexpected_adapter_error_becomes_an_audited_retryable_failure() -> N
 
 
 def test_refused_targets_are_audited_and_never_executed() -> None:
-    config = setup.parse({**ENFORCE, "allowlist": ["192.0.2.0/24"]})
+    config = setup.parse({**ENFORCE, "allowlist": ["34.120.0.0/16"]})
     p, nacls, state = ports()
     result = run(config, p, FakeNotifier([Status.DONE]), "tor_client_partner.json")
     assert result.actions[0].status is Status.REFUSED

@@ -23,16 +23,16 @@ def result_for(raw: dict, actions: tuple[Outcome, ...] = ()) -> Result:  # type:
 
 
 def test_message_shows_score_reasons_evidence_and_response() -> None:
-    done = (Outcome("block_ip", "198.51.100.77", Status.DONE, "acl-1: added 198.51.100.77/32 as rule 1"),)
+    done = (Outcome("block_ip", "91.240.118.77", Status.DONE, "acl-1: added 91.240.118.77/32 as rule 1"),)
     message = render(result_for(load_event("c2_activity_outbound.json"), done))
     blocks = message["blocks"]
     assert blocks[0]["type"] == "header"
     assert blocks[0]["text"]["text"].startswith("CRITICAL 90/100: C&C activity")
     text = json.dumps(blocks)
     assert "GuardDuty severity 8 (High): base 80" in text
-    assert "198.51.100.77 (AS64500 Example Hosting, Netherlands)" in text
+    assert "91.240.118.77 (AS64500 Example Hosting, Netherlands)" in text
     assert "*done*" in text
-    assert "block_ip 198.51.100.77 (done)" in message["text"]
+    assert "block_ip 91.240.118.77 (done)" in message["text"]
 
 
 def test_attacker_controlled_text_cannot_mention_channels_or_forge_links() -> None:
