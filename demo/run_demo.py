@@ -161,7 +161,7 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
 
         queue_url = sqs.create_queue(QueueName="riposte-demo-events")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        pattern = SOURCES.get("guardduty").event_pattern
+        (pattern,) = SOURCES.get("guardduty").event_patterns
         events.put_rule(Name="riposte-guardduty", EventPattern=json.dumps(pattern))
         events.put_targets(Rule="riposte-guardduty", Targets=[{"Id": "queue", "Arn": queue_arn}])
 

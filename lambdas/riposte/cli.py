@@ -67,6 +67,7 @@ def _line(label: str, plan: Plan, actions: Sequence[Outcome], notify: Sequence[d
         "severity": str(plan.score.severity),
         "reasons": list(plan.score.reasons),
         "entities": event.entities.as_dict(),
+        "parties": [party.as_dict() for party in event.entities.parties],
         "actions": [o.as_action_dict() for o in actions],
         "notify": list(notify),
     }

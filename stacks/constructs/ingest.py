@@ -3,6 +3,9 @@ with a dead-letter queue for what cannot be delivered or processed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -42,25 +45,26 @@ class Ingest(Construct):
 
         self.rules: list[events.Rule] = []
         for name, source in SOURCES:
-            pattern = source.event_pattern
-            if pattern is None:
-                continue
-            rule = events.Rule(
-                self,
-                f"{name.title()}Rule",
-                description=f"Riposte: {name} events to the responder queue",
-                event_pattern=events.EventPattern(
-                    source=list(pattern["source"]),
-                    detail_type=list(pattern["detail-type"]),
-                    detail=pattern.get("detail"),
-                ),
+            for index, pattern in enumerate(source.event_patterns):
+                self._rule(f"{name.title()}Rule{index or ''}", name, pattern)
+
+    def _rule(self, construct_id: str, name: str, pattern: Mapping[str, Any]) -> None:
+        rule = events.Rule(
+            self,
+            construct_id,
+            description=f"Riposte: {name} events to the responder queue",
+            event_pattern=events.EventPattern(
+                source=list(pattern["source"]),
+                detail_type=list(pattern["detail-type"]),
+                detail=pattern.get("detail"),
+            ),
+        )
+        rule.add_target(
+            targets.SqsQueue(
+                self.queue,
+                dead_letter_queue=self.dlq,
+                retry_attempts=185,
+                max_event_age=Duration.hours(24),
             )
-            rule.add_target(
-                targets.SqsQueue(
-                    self.queue,
-                    dead_letter_queue=self.dlq,
-                    retry_attempts=185,
-                    max_event_age=Duration.hours(24),
-                )
-            )
-            self.rules.append(rule)
+        )
+        self.rules.append(rule)

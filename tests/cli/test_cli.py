@@ -14,7 +14,8 @@ import pytest
 from riposte import cli
 from tests.conftest import EVENTS, GUARDDUTY, ROOT
 
-KEYS = {"input", "source", "type", "title", "score", "severity", "reasons", "entities", "actions", "notify"}
+# The contract: these keys, never renamed or dropped (new ones may be added: "parties" was).
+KEYS = {"input", "source", "type", "title", "score", "severity", "reasons", "entities", "actions", "notify", "parties"}
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict[str, Any]]]:
@@ -41,7 +42,17 @@ def test_score_prints_the_contract_for_one_finding(capsys: pytest.CaptureFixture
         "access_keys": [],
         "principals": [],
         "accounts": ["123456789012"],
+        "buckets": [],
+        "clusters": [],
+        "functions": [],
+        "db_instances": [],
+        "domains": [],
     }
+    assert line["parties"] == [
+        {"kind": "ip", "value": "91.240.118.77", "role": "peer", "network": True},
+        {"kind": "instance", "value": "i-0a1b2c3d4e5f60718", "role": "compromised", "network": False},
+        {"kind": "account", "value": "123456789012", "role": "affected", "network": False},
+    ]
     assert line["actions"] == [{"action": "block_ip", "target": "91.240.118.77", "status": "planned", "detail": ""}]
     assert [n["notifier"] for n in line["notify"]] == ["slack", "pagerduty"]
     assert all(isinstance(r, str) for r in line["reasons"])

@@ -32,9 +32,10 @@ def test_every_action_declares_iam_permissions(name: str) -> None:
 @pytest.mark.parametrize("name", ACTIONS.names())
 def test_every_action_in_dry_run_mutates_nothing_and_is_audited(name: str) -> None:
     action = ACTIONS.get(name)()
-    event = next((e for e in SAMPLES if action.targets(e)), None)
+    config = setup.parse({"mode": "dry_run", "actions": [name]})
+    event = next((e for e in SAMPLES if action.targets(e, config)), None)
     assert event is not None, f"no sample event under tests/events offers {name} a target"
-    target = action.targets(event)[0]
+    target = action.targets(event, config)[0]
     nacls = MemoryNacls({"acl-0123456789abcdef0": []})
     state = MemoryState()
     config = setup.parse({"mode": "dry_run", "actions": [name]})

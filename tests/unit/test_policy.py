@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
+
+from riposte.actions import ACTIONS
 from riposte.core import config as cfg
-from riposte.core.model import Status
-from riposte.engine import pipeline, setup
+from riposte.core.model import SIGNAL_SAMPLE, Status
+from riposte.engine import pipeline, policy, setup
 from tests.conftest import load_event
 
 LOW_ACT = {"thresholds": {"notify": 10, "page": 90, "act": 10}}
@@ -62,3 +65,23 @@ def test_any_planned_action_is_announced_even_below_the_notify_threshold() -> No
     plan = pipeline.plan(load_event("bitcoin_outbound.json"), config)
     assert plan.actions
     assert plan.notify == ("slack",)
+
+
+def test_a_sample_finding_is_never_acted_on_whatever_the_thresholds() -> None:
+    raw = load_event("c2_activity_outbound.json")
+    raw["detail"]["service"]["additionalInfo"] = {"sample": True}
+    event = dataclasses.replace(pipeline.plan(raw, setup.parse({})).event, signals=frozenset({SIGNAL_SAMPLE}))
+    config = setup.parse({"thresholds": {"notify": 0, "page": 0, "act": 0}})
+    plan = pipeline.plan_event(event, config)
+    assert plan.actions == ()
+    assert "sample: never acted on" in policy.summary(plan, config)
+
+
+def test_block_ip_targets_attackers_on_network_paths_and_peers_only_by_config() -> None:
+    peer = pipeline.plan(load_event("c2_activity_outbound.json"), setup.parse({})).event
+    action = ACTIONS.get("block_ip")()
+    assert action.targets(peer, setup.parse({})) == ("91.240.118.77",)
+    assert action.targets(peer, setup.parse({"blocks": {"outbound_peers": False}})) == ()
+    api_caller = pipeline.plan(load_event("api_call_malicious_ip.json"), setup.parse({})).event
+    assert api_caller.entities.ips == ("193.32.162.200",)
+    assert action.targets(api_caller, setup.parse({})) == ()  # it called AWS's API: no NACL stands in its way

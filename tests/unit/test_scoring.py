@@ -6,7 +6,7 @@ import pytest
 
 from riposte import sources
 from riposte.core import scoring
-from riposte.core.model import SIGNAL_ALREADY_BLOCKED, SIGNAL_THREAT_INTEL, Severity
+from riposte.core.model import SIGNAL_ALREADY_BLOCKED, SIGNAL_ARCHIVED, SIGNAL_SAMPLE, SIGNAL_THREAT_INTEL, Severity
 from tests.conftest import load_event, with_detail
 
 
@@ -57,3 +57,29 @@ def test_event_without_severity_scores_zero_with_a_reason() -> None:
     score = scoring.score(dataclasses.replace(base_event(), native_severity=None))
     assert score.value == 0
     assert "no severity" in score.reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("severity", "points", "level"),
+    [(6.95, 69, Severity.MEDIUM), (6.99, 69, Severity.MEDIUM), (8.95, 89, Severity.HIGH), (0.7, 7, Severity.INFO)],
+)
+def test_the_base_is_banded_by_the_sources_own_value_never_rounded_up_across_a_band(
+    severity: float, points: int, level: Severity
+) -> None:
+    score = scoring.score(base_event(severity))
+    assert (score.value, score.severity) == (points, level)
+
+
+@pytest.mark.parametrize(("signal", "words"), [(SIGNAL_SAMPLE, "sample"), (SIGNAL_ARCHIVED, "archived")])
+def test_samples_and_archived_events_score_at_most_low_and_say_why(signal: str, words: str) -> None:
+    score = scoring.score(base_event(9.5, signals=frozenset({signal, SIGNAL_THREAT_INTEL})))
+    assert score.value == scoring.NOT_LIVE_CAP
+    assert score.severity is Severity.LOW
+    assert words in score.reasons[-1]
+    assert "never acted on" in score.reasons[-1]
+
+
+def test_context_contributions_are_added_with_their_reasons() -> None:
+    score = scoring.score(base_event(5.0), context=[(10, "asset is critical: +10"), (-5, "known scanner: -5")])
+    assert score.value == 55
+    assert score.reasons[-2:] == ("asset is critical: +10", "known scanner: -5")

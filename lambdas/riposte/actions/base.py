@@ -55,8 +55,8 @@ class Action(ABC):
         return []
 
     @abstractmethod
-    def targets(self, event: SecurityEvent) -> tuple[str, ...]:
-        """The targets this action would act on for ``event`` (pure)."""
+    def targets(self, event: SecurityEvent, config: Config) -> tuple[str, ...]:
+        """The targets this action would act on for ``event``, chosen by the parties' roles (pure)."""
 
     @abstractmethod
     def execute(self, target: str, ctx: ActionContext) -> Outcome:

@@ -13,7 +13,7 @@ from typing import ClassVar
 from riposte.actions import ACTIONS
 from riposte.actions.base import Action, ActionContext, Permission
 from riposte.core.config import Config, Mode
-from riposte.core.model import EventKind, Outcome, SecurityEvent, Status
+from riposte.core.model import Outcome, Role, SecurityEvent, Status
 from riposte.core.nacl import BlockVerdict, host_cidr, plan_block
 from riposte.core.ports import BlockRecord, RuleNumberTakenError
 
@@ -30,8 +30,6 @@ class BlockIp(Action):
         Permission(("ec2:CreateNetworkAclEntry",), "network_acl"),
     )
     mutating_calls: ClassVar[tuple[str, ...]] = ("CreateNetworkAclEntry",)
-    # Network ACLs filter VPC traffic; an address that calls AWS APIs never crosses them.
-    KINDS: ClassVar[frozenset[EventKind]] = frozenset({EventKind.NETWORK_CONNECTION, EventKind.PORT_PROBE})
 
     @classmethod
     def validate(cls, config: Config) -> list[str]:
@@ -39,8 +37,12 @@ class BlockIp(Action):
             return [f"nacl: mode 'enforce' with action '{cls.name}' needs nacl.vpc_ids or nacl.network_acl_ids"]
         return []
 
-    def targets(self, event: SecurityEvent) -> tuple[str, ...]:
-        return event.entities.ips if event.kind in self.KINDS else ()
+    def targets(self, event: SecurityEvent, config: Config) -> tuple[str, ...]:
+        # Network ACLs filter VPC traffic: only addresses whose traffic crosses them (an address that only
+        # calls AWS or Kubernetes APIs never does). Attackers acting on us; by config, the peers our
+        # compromised hosts reach out to.
+        roles = (Role.ACTOR, Role.PEER) if config.blocks.outbound_peers else (Role.ACTOR,)
+        return event.entities.having("ip", *roles, network=True)
 
     def execute(self, target: str, ctx: ActionContext) -> Outcome:
         acls = ctx.ports.nacl.target_acls()

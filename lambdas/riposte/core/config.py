@@ -107,6 +107,9 @@ class Blocks(_Frozen):
     ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] = 24
     # Quota per event: a finding naming hundreds of addresses must not spend the whole NACL budget.
     max_per_event: Annotated[int, Field(ge=1, le=100)] = 10
+    # Also block the remote ends our compromised hosts reach out to (C2 servers, mining pools). Denying them in
+    # the NACL cuts every host of the VPC off from them. Attackers acting on us are always eligible.
+    outbound_peers: bool = True
 
 
 SecretName = Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")]

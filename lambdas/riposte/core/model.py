@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -34,32 +35,101 @@ class EventKind(StrEnum):
     PORT_PROBE = "port_probe"
     API_CALL = "api_call"
     DNS_REQUEST = "dns_request"
+    KUBERNETES_API_CALL = "kubernetes_api_call"
+    RDS_LOGIN_ATTEMPT = "rds_login_attempt"
+    RUNTIME = "runtime"  # process/runtime behaviour on a host or container
+    MALWARE = "malware"  # a malware scan result
+    ATTACK_SEQUENCE = "attack_sequence"  # several correlated signals (GuardDuty Extended Threat Detection)
+    NETWORK_TRAFFIC = "network_traffic"  # measured traffic (flow logs)
+    ALERT = "alert"  # an alerting tool's alert (webhooks)
     OTHER = "other"
 
 
 # Signals are facts about an event that scoring rules react to; sources set them, scoring explains them.
 SIGNAL_THREAT_INTEL = "threat_intel"
 SIGNAL_ALREADY_BLOCKED = "already_blocked"
+# Not live activity: a source's sample (GuardDuty's sample findings) or something a person already archived.
+# Scored at most low, with the reason, and never acted on.
+SIGNAL_SAMPLE = "sample"
+SIGNAL_ARCHIVED = "archived"
+NO_ACTION_SIGNALS = frozenset({SIGNAL_SAMPLE, SIGNAL_ARCHIVED})
+
+
+class Role(StrEnum):
+    """What a party is to us. Actions choose targets by role, never by an event's type name."""
+
+    ACTOR = "actor"  # hostile, acting on us: inbound connection, probe, login attempt, API caller
+    PEER = "peer"  # remote party one of our resources reached out to: C2 server, mining pool, Tor, domain
+    AFFECTED = "affected"  # our resource at risk or targeted
+    COMPROMISED = "compromised"  # our resource the event says is compromised (calls C2, key used by an attacker)
+
+
+# Party kinds, each with its plural in ``Entities`` and the CLI's "entities" object.
+PARTY_KINDS: dict[str, str] = {
+    "ip": "ips",
+    "instance": "instances",
+    "access_key": "access_keys",
+    "principal": "principals",
+    "account": "accounts",
+    "bucket": "buckets",
+    "cluster": "clusters",
+    "function": "functions",
+    "db_instance": "db_instances",
+    "domain": "domains",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    kind: str  # a key of PARTY_KINDS
+    value: str
+    role: Role
+    # For an ip: its traffic crosses our VPC's network ACLs (an inbound connection, a probe, a database login,
+    # a host our instance connects to). An address that only calls AWS or Kubernetes APIs never does.
+    network: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value, "role": str(self.role), "network": self.network}
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v))
 
 
 @dataclass(frozen=True, slots=True)
 class Entities:
-    """Who and what the event is about. ``ips`` are the remote (counterpart) addresses, never our own."""
+    """Who and what the event is about. ``ips`` are the remote (counterpart) addresses, never our own.
+    ``parties`` says the role of each; the per-kind tuples list every value of that kind in order."""
 
     ips: tuple[str, ...] = ()
     instances: tuple[str, ...] = ()
     access_keys: tuple[str, ...] = ()
     principals: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
+    buckets: tuple[str, ...] = ()
+    clusters: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+    db_instances: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    parties: tuple[Party, ...] = ()
+
+    @classmethod
+    def of(cls, parties: Iterable[Party]) -> Entities:
+        """Entities from parties: duplicates (same kind, value and role) dropped, order kept."""
+        kept = tuple(dict.fromkeys(parties))
+        by_kind = {plural: _unique(p.value for p in kept if p.kind == kind) for kind, plural in PARTY_KINDS.items()}
+        return cls(**by_kind, parties=kept)
+
+    def having(self, kind: str, *roles: Role, network: bool | None = None) -> tuple[str, ...]:
+        """Values of ``kind`` whose role is one of ``roles`` (any role when none given)."""
+        return _unique(
+            p.value
+            for p in self.parties
+            if p.kind == kind and (not roles or p.role in roles) and (network is None or p.network is network)
+        )
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {
-            "ips": list(self.ips),
-            "instances": list(self.instances),
-            "access_keys": list(self.access_keys),
-            "principals": list(self.principals),
-            "accounts": list(self.accounts),
-        }
+        return {plural: list(getattr(self, plural)) for plural in PARTY_KINDS.values()}
 
 
 @dataclass(frozen=True, slots=True)

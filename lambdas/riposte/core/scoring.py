@@ -6,9 +6,17 @@ named and additive so that every number in a Slack message can be traced to a se
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 
-from riposte.core.model import SIGNAL_ALREADY_BLOCKED, SIGNAL_THREAT_INTEL, Score, SecurityEvent
+from riposte.core.model import (
+    SIGNAL_ALREADY_BLOCKED,
+    SIGNAL_ARCHIVED,
+    SIGNAL_SAMPLE,
+    SIGNAL_THREAT_INTEL,
+    Score,
+    SecurityEvent,
+)
 
 REPEAT_COUNT = 10
 
@@ -16,7 +24,9 @@ REPEAT_COUNT = 10
 def _base(event: SecurityEvent) -> tuple[int, str]:
     if event.native_severity is None:
         return 0, f"{event.source} gives no severity: base 0"
-    points = round(event.native_severity * 10)
+    # Floor, not round: a severity's band is decided by its own value (GuardDuty 6.95 is Medium, and must not
+    # become 70, high). The epsilon absorbs binary noise such as 0.7 * 10 = 7.000000000000001.
+    points = math.floor(event.native_severity * 10 + 1e-9)
     note = event.severity_note or f"{event.source} severity {event.native_severity:g}"
     return points, f"{note}: base {points}"
 
@@ -45,15 +55,25 @@ def _already_blocked(event: SecurityEvent) -> tuple[int, str] | None:
 MODIFIERS: tuple[Modifier, ...] = (_threat_intel, _repeated, _already_blocked)
 
 
-def score(event: SecurityEvent) -> Score:
+# Scores of events that are not live activity stop here: low at most, never acted on.
+NOT_LIVE_CAP = 30
+NOT_LIVE = ((SIGNAL_SAMPLE, "a sample, not live activity"), (SIGNAL_ARCHIVED, "archived by a person"))
+
+
+def score(event: SecurityEvent, context: Sequence[tuple[int, str]] = ()) -> Score:
+    """The event's score. ``context`` adds contributions the event alone cannot know (state and configuration:
+    asset criticality, repeat offenders, other sources' sightings), each ``(points, reason)``."""
     total, reason = _base(event)
     reasons = [reason]
-    for modifier in MODIFIERS:
-        if (found := modifier(event)) is not None:
-            points, why = found
-            total += points
-            reasons.append(why)
+    found = [m(event) for m in MODIFIERS]
+    for points, why in [f for f in found if f is not None] + list(context):
+        total += points
+        reasons.append(why)
     clamped = max(0, min(100, total))
     if clamped != total:
         reasons.append(f"clamped to {clamped}")
+    for signal, what in NOT_LIVE:
+        if signal in event.signals and clamped > NOT_LIVE_CAP:
+            clamped = NOT_LIVE_CAP
+            reasons.append(f"{what}: capped at {NOT_LIVE_CAP} (low), never acted on")
     return Score(value=clamped, reasons=tuple(reasons))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from riposte import sources
 from riposte.core import scoring
 from riposte.core.config import Config
-from riposte.core.model import Plan
+from riposte.core.model import Plan, SecurityEvent
 from riposte.engine import policy
 
 
 def plan(raw: Any, config: Config, source: str | None = None) -> Plan:
-    event = sources.normalize(raw, source)
-    return policy.decide(event, scoring.score(event), config)
+    """Any shape the CLI reads: EventBridge events, bare findings, ``get-findings`` items."""
+    return plan_event(sources.normalize(raw, source), config)
+
+
+def plan_event(event: SecurityEvent, config: Config, context: Sequence[tuple[int, str]] = ()) -> Plan:
+    return policy.decide(event, scoring.score(event, context), config)

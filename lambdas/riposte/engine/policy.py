@@ -9,7 +9,7 @@ from __future__ import annotations
 from riposte.actions import ACTIONS
 from riposte.core import guard
 from riposte.core.config import Config
-from riposte.core.model import Outcome, Plan, Score, SecurityEvent, Status
+from riposte.core.model import NO_ACTION_SIGNALS, Outcome, Plan, Score, SecurityEvent, Status
 from riposte.notifiers import Route, by_route
 
 
@@ -20,13 +20,13 @@ def _review(action_name: str, target_kind: str, target: str, config: Config) -> 
 
 
 def plan_actions(event: SecurityEvent, score: Score, config: Config) -> tuple[Outcome, ...]:
-    if score.value < config.thresholds.act:
+    if score.value < config.thresholds.act or event.signals & NO_ACTION_SIGNALS:
         return ()
     outcomes: list[Outcome] = []
     allowed = config.blocks.max_per_event
     for name in config.actions:
         action = ACTIONS.get(name)()
-        for target in action.targets(event):
+        for target in action.targets(event, config):
             outcome = _review(name, action.target_kind, target, config)
             if outcome.status is Status.PLANNED:
                 if allowed == 0:
@@ -62,7 +62,9 @@ def summary(plan: Plan, config: Config) -> str:
     """One line saying why the plan is what it is, for the audit trail."""
     t = config.thresholds
     parts = [f"score {plan.score.value} ({plan.score.severity})"]
-    if plan.score.value < t.act:
+    if not_live := sorted(plan.event.signals & NO_ACTION_SIGNALS):
+        parts.append(f"{' and '.join(not_live)}: never acted on")
+    elif plan.score.value < t.act:
         parts.append(f"below act threshold {t.act}: no action")
     elif not plan.actions:
         parts.append("no action applies to this event")

@@ -7,7 +7,6 @@ or when an action or notification failed in a way worth retrying. Nothing is dro
 from __future__ import annotations
 
 import functools
-import json
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -19,12 +18,13 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from riposte import sources
 from riposte.core import config as cfg
 from riposte.core.model import Result, Status
 from riposte.engine import pipeline, runner, setup
 from riposte.handlers import environment
 from riposte.runtime import Runtime, build
-from riposte.sources import InputError
+from riposte.sources import InputError, envelopes
 
 logger = Logger(service="riposte")
 metrics = Metrics(namespace="Riposte", service="responder")
@@ -57,8 +57,9 @@ def _count(result: Result) -> None:
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     rt = runtime()
     try:
-        plan = pipeline.plan(json.loads(record.body), rt.config)
-    except (json.JSONDecodeError, InputError) as error:
+        event = sources.from_eventbridge(envelopes.json_object(record.body, "message body"))
+        plan = pipeline.plan_event(event, rt.config)
+    except InputError as error:
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
         logger.error(
             "event rejected; it will be retried, then kept in the dead-letter queue",

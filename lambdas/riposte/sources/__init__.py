@@ -8,13 +8,17 @@ from typing import Any
 
 from riposte.core.model import SecurityEvent
 from riposte.core.registry import Registry
+from riposte.sources import envelopes
 from riposte.sources.base import InputError, Source
 
 BUILTINS = ("riposte.sources.guardduty",)
 
 SOURCES: Registry[type[Source]] = Registry("source", BUILTINS)
 
-__all__ = ["SOURCES", "InputError", "Source", "detect", "normalize"]
+__all__ = ["SOURCES", "InputError", "Source", "detect", "from_eventbridge", "normalize"]
+
+# PutEvents refuses a Source that starts with "aws.": only AWS services publish such events.
+AWS_SOURCE_PREFIX = "aws."
 
 
 def detect(raw: Any) -> Source:
@@ -32,3 +36,19 @@ def normalize(raw: Any, source: str | None = None) -> SecurityEvent:
     if source and not isinstance(raw, Mapping):  # detect() has already checked otherwise
         raise InputError(f"an event must be a JSON object, got {type(raw).__name__}")
     return chosen.normalize(raw)
+
+
+def from_eventbridge(raw: Any) -> SecurityEvent:
+    """The responder's only way in: an EventBridge event whose ``source`` AWS itself set, dispatched on its
+    (source, detail-type) to the registered source that declares that route. A bare payload, a custom source or
+    an unknown detail-type is refused: whoever can put a message on the queue cannot make Riposte act."""
+    if not isinstance(raw, Mapping) or not envelopes.is_eventbridge(raw):
+        raise InputError("not an EventBridge event; the responder accepts only events that AWS services publish")
+    envelope = envelopes.eventbridge(raw)
+    if not envelope.source.startswith(AWS_SOURCE_PREFIX):
+        raise InputError(f"event source {envelope.source!r} is not set by AWS; refused")
+    route = (envelope.source, envelope.detail_type)
+    for _, cls in SOURCES:
+        if route in cls.routes():
+            return cls().normalize(raw)
+    raise InputError(f"no source handles {envelope.source!r} events of detail-type {envelope.detail_type!r}")

@@ -20,13 +20,25 @@ class InputError(ValueError):
 
 class Source(ABC):
     name: ClassVar[str]
-    # The EventBridge pattern that routes this source's events to the responder (None: not an EventBridge source).
-    event_pattern: ClassVar[Mapping[str, Any] | None] = None
+    # EventBridge patterns that route this source's events to the responder (one rule each; none: not an
+    # EventBridge source). Each names its "source" and "detail-type" lists: the responder only accepts
+    # envelopes whose (source, detail-type) a registered source declares.
+    event_patterns: ClassVar[tuple[Mapping[str, Any], ...]] = ()
 
     @classmethod
     def validate(cls, config: Config) -> list[str]:
         """Problems with ``config`` for this source, each ``"<field>: <message>"``."""
         return []
+
+    @classmethod
+    def routes(cls) -> frozenset[tuple[str, str]]:
+        """The (source, detail-type) pairs this source's patterns admit."""
+        return frozenset(
+            (source, detail_type)
+            for pattern in cls.event_patterns
+            for source in pattern["source"]
+            for detail_type in pattern["detail-type"]
+        )
 
     @abstractmethod
     def matches(self, raw: Mapping[str, Any]) -> bool:

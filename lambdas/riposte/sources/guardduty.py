@@ -15,7 +15,15 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from riposte.core.model import SIGNAL_ALREADY_BLOCKED, SIGNAL_THREAT_INTEL, Entities, EventKind, SecurityEvent
+from riposte.core.model import (
+    SIGNAL_ALREADY_BLOCKED,
+    SIGNAL_THREAT_INTEL,
+    Entities,
+    EventKind,
+    Party,
+    Role,
+    SecurityEvent,
+)
 from riposte.sources import SOURCES, envelopes
 from riposte.sources.base import InputError, Source
 
@@ -198,10 +206,9 @@ def band(severity: float) -> str:
 @SOURCES.register
 class GuardDutySource(Source):
     name: ClassVar[str] = "guardduty"
-    event_pattern: ClassVar[Mapping[str, Any] | None] = {
-        "source": ["aws.guardduty"],
-        "detail-type": [DETAIL_TYPE],
-    }
+    event_patterns: ClassVar[tuple[Mapping[str, Any], ...]] = (
+        {"source": ["aws.guardduty"], "detail-type": [DETAIL_TYPE]},
+    )
 
     def matches(self, raw: Mapping[str, Any]) -> bool:
         if raw.get("source") == "aws.guardduty":
@@ -236,6 +243,12 @@ class _Facts:
 
     kind: EventKind = EventKind.OTHER
     remotes: list[RemoteIp] = field(default_factory=list)
+    # The remotes' role (acting on us, or called by our resource) and whether their traffic crosses our NACLs.
+    remote_role: Role = Role.ACTOR
+    remote_network: bool = True
+    # The role of our own resource: at risk, or (when it reaches out) compromised.
+    resource_role: Role = Role.AFFECTED
+    domains: list[str] = field(default_factory=list)
     evidence: list[tuple[str, str]] = field(default_factory=list)
     signals: set[str] = field(default_factory=set)
 
@@ -248,6 +261,8 @@ def _network_connection(conn: NetworkConnectionAction, facts: _Facts) -> None:
     facts.kind = EventKind.NETWORK_CONNECTION
     facts.remotes += [conn.remote_ip_details] if conn.remote_ip_details else []
     facts.add("Direction", conn.connection_direction.lower() if conn.connection_direction else None)
+    if (conn.connection_direction or "").upper() == "OUTBOUND":
+        facts.remote_role, facts.resource_role = Role.PEER, Role.COMPROMISED
     facts.add("Local port", _port(conn.local_port_details, conn.protocol))
     facts.add("Remote port", _port(conn.remote_port_details, conn.protocol))
     if conn.blocked:
@@ -265,6 +280,8 @@ def _port_probe(probe: PortProbeAction, facts: _Facts) -> None:
 def _api_call(call: AwsApiCallAction, facts: _Facts) -> None:
     facts.kind = EventKind.API_CALL
     facts.remotes += [call.remote_ip_details] if call.remote_ip_details else []
+    # The caller reached AWS's API, not our VPC; the credentials it used are ours and compromised.
+    facts.remote_network, facts.resource_role = False, Role.COMPROMISED
     facts.add("API", f"{call.service_name}:{call.api}" if call.service_name and call.api else call.api)
     facts.add("API error", call.error_code)
 
@@ -272,6 +289,8 @@ def _api_call(call: AwsApiCallAction, facts: _Facts) -> None:
 def _dns_request(dns: DnsRequestAction, facts: _Facts) -> None:
     facts.kind = EventKind.DNS_REQUEST
     facts.add("Domain", dns.domain)
+    facts.domains += [dns.domain] if dns.domain else []
+    facts.resource_role = Role.COMPROMISED
 
 
 def _read_action(action: Action, facts: _Facts) -> None:
@@ -330,11 +349,20 @@ def to_event(finding: Finding) -> SecurityEvent:
         count=finding.service.count,
         signals=frozenset(facts.signals),
         evidence=tuple(facts.evidence),
-        entities=Entities(
-            ips=ips,
-            instances=_unique([instance.instance_id] if instance else []),
-            access_keys=_unique([keys.access_key_id] if keys else []),
-            principals=_unique([keys.user_name or keys.principal_id] if keys else []),
-            accounts=(finding.account_id,),
-        ),
+        entities=Entities.of(_parties(finding, facts, ips)),
     )
+
+
+def _parties(finding: Finding, facts: _Facts, ips: tuple[str, ...]) -> list[Party]:
+    parties = [Party("ip", ip, facts.remote_role, facts.remote_network) for ip in ips]
+    parties += [Party("domain", d, Role.PEER) for d in facts.domains]
+    instance = finding.resource.instance_details
+    if instance and instance.instance_id:
+        parties.append(Party("instance", instance.instance_id, facts.resource_role))
+    keys = finding.resource.access_key_details
+    if keys:
+        parties += [Party("access_key", keys.access_key_id, facts.resource_role)] if keys.access_key_id else []
+        who = keys.user_name or keys.principal_id
+        parties += [Party("principal", who, facts.resource_role)] if who else []
+    parties.append(Party("account", finding.account_id, Role.AFFECTED))
+    return parties
