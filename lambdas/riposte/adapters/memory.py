@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from riposte.core.ports import AuditRecord, BlockRecord, NaclEntry, RuleNumberTakenError
+from riposte.core.ports import HIT_CAP, AuditRecord, BlockRecord, NaclEntry, RuleNumberTakenError
 
 
 @dataclass
@@ -15,6 +15,9 @@ class MemoryState:
     blocks: dict[tuple[str, bool, str], BlockRecord] = field(default_factory=dict)
     # (key, channel) -> ("in_progress", lease_until) | ("delivered", when)
     deliveries: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    # (key, window start) -> distinct members; key -> {source: last seen}
+    counts: dict[tuple[str, int], set[str]] = field(default_factory=dict)
+    sightings: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def record_audit(self, record: AuditRecord) -> None:
         self.audit.append(record)
@@ -35,6 +38,17 @@ class MemoryState:
     def release_delivery(self, key: str, channel: str) -> None:
         if self.deliveries.get((key, channel), ("",))[0] == "in_progress":  # never undo a delivery
             del self.deliveries[(key, channel)]
+
+    def hit(self, key: str, member: str, window_seconds: int, now: float) -> int:
+        members = self.counts.setdefault((key, int(now // window_seconds) * window_seconds), set())
+        if len(members) < HIT_CAP:
+            members.add(member)
+        return len(members)
+
+    def sighting(self, key: str, source: str, now: float, window_seconds: int) -> frozenset[str]:
+        seen = self.sightings.setdefault(key, {})
+        seen[source] = max(now, seen.get(source, now))
+        return frozenset(s for s, when in seen.items() if when >= now - window_seconds)
 
 
 @dataclass

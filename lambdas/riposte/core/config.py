@@ -115,6 +115,19 @@ class Blocks(_Frozen):
 SecretName = Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")]
 
 
+class Scoring(_Frozen):
+    """Context that moves a score, each contribution stated as a reason (``riposte.engine.context``)."""
+
+    # Resource IDs or ARNs (shell-style patterns, e.g. "arn:aws:s3:::payroll-*", "i-0abc*") whose events matter
+    # more; a resource tagged riposte:criticality=high|critical counts the same way.
+    critical_resources: tuple[Annotated[str, Field(min_length=1, max_length=2048)], ...] = ()
+    # Another source saw the same address or principal within this window: the score rises.
+    correlation_window_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60
+    # The same attacker (address, principal) in this many events within the window: the score rises.
+    repeat_offender_events: Annotated[int, Field(ge=2, le=1000)] = 3
+    repeat_window_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
+
+
 class GuardDuty(_Frozen):
     # Only one detector may exist per account and region: set false where GuardDuty is already on.
     create_detector: bool = True
@@ -132,6 +145,7 @@ class Config(_Frozen):
     nacl: Nacl = Nacl()
     blocks: Blocks = Blocks()
     allowlist: tuple[Cidr, ...] = ()
+    scoring: Scoring = Scoring()
     # Names of registered actions; checked against the registry after loading (``engine.setup``).
     actions: tuple[str, ...] = ("block_ip",)
     # Secrets Manager names, by the secret field a notifier declares (``slack_webhook_url``...). A field left

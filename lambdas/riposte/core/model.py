@@ -133,6 +133,19 @@ class Entities:
 
 
 @dataclass(frozen=True, slots=True)
+class Tally:
+    """A burst to count across events (failed logins, secret reads): the engine counts ``key`` in the state store
+    over ``window_seconds`` (never in process memory alone) and, once ``threshold`` is reached, adds ``points``
+    to the score with ``label`` as the reason."""
+
+    key: str
+    window_seconds: int
+    threshold: int
+    points: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class SecurityEvent:
     """One normalized security event, whatever its source."""
 
@@ -156,6 +169,10 @@ class SecurityEvent:
     signals: frozenset[str] = frozenset()
     # Ordered (label, value) facts shown to humans as the evidence.
     evidence: tuple[tuple[str, str], ...] = ()
+    # A burst this event is one occurrence of (stateful detections); None for most events.
+    tally: Tally | None = None
+    # The criticality the resource's own tag declares (``riposte:criticality`` = low|medium|high|critical), if any.
+    asset_criticality: str = ""
     # Stable across the source's own updates of the same thing (a GuardDuty finding is re-sent every 15 minutes
     # while the activity goes on); people are told again only when its severity changes. Empty: same as id.
     subject: str = ""

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+# Distinct members a counting window remembers; past it the count stays at the cap (every threshold is below).
+HIT_CAP = 1000
+
 
 class RuleNumberTakenError(Exception):
     """Someone (a concurrent invocation, a human) took the rule number between our read and our write."""
@@ -74,4 +77,15 @@ class StatePort(Protocol):
 
     def release_delivery(self, key: str, channel: str) -> None:
         """Give a claim back after a failed send, so that the retry may send."""
+        ...
+
+    def hit(self, key: str, member: str, window_seconds: int, now: float) -> int:
+        """Count ``member`` (an event id) under ``key`` in the fixed window containing ``now``; return how many
+        distinct members the window holds, this one included. Idempotent (a redelivered event counts once) and
+        atomic across concurrent invocations; saturates at ``HIT_CAP``."""
+        ...
+
+    def sighting(self, key: str, source: str, now: float, window_seconds: int) -> frozenset[str]:
+        """Record that ``source`` saw ``key`` (an address, a principal) at ``now``; return every source that saw
+        it within the last ``window_seconds``, this one included."""
         ...

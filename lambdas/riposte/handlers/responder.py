@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from riposte import sources
 from riposte.core import config as cfg
 from riposte.core.model import Result, Status
-from riposte.engine import pipeline, runner, setup
+from riposte.engine import context, pipeline, runner, setup
 from riposte.handlers import environment
 from riposte.runtime import Runtime, build
 from riposte.sources import InputError, envelopes
@@ -58,7 +58,6 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     rt = runtime()
     try:
         event = sources.from_eventbridge(envelopes.json_object(record.body, "message body"))
-        plan = pipeline.plan_event(event, rt.config)
     except InputError as error:
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
         logger.error(
@@ -67,7 +66,9 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
             error=str(error),
         )
         raise
-    result = runner.execute(plan, rt.config, rt.ports, rt.notifiers, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    plan = pipeline.plan_event(event, rt.config, context.gather(event, rt.config, rt.ports.state, now.timestamp()))
+    result = runner.execute(plan, rt.config, rt.ports, rt.notifiers, now=now)
     metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
     _count(result)
     summary = {

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from riposte.adapters.aws import error_code
-from riposte.core.ports import AuditRecord, BlockRecord
+from riposte.core.ports import HIT_CAP, AuditRecord, BlockRecord
 
 # Delivery markers only need to outlive SQS redelivery (max retention 14 days); audit and blocks have no TTL.
 DELIVERY_TTL_SECONDS = 30 * 24 * 3600
@@ -80,3 +80,38 @@ class DynamoState:
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
+
+    def hit(self, key: str, member: str, window_seconds: int, now: float) -> int:
+        start = int(now // window_seconds) * window_seconds
+        item_key = {"pk": f"count#{key}", "sk": str(start)}
+        try:
+            # A string set: adding a member twice (a redelivery) leaves it as it was.
+            response = self._table.update_item(
+                Key=item_key,
+                UpdateExpression="ADD #m :member SET #ttl = if_not_exists(#ttl, :ttl)",
+                ConditionExpression="attribute_not_exists(#m) OR size(#m) < :cap OR contains(#m, :one)",
+                ExpressionAttributeNames={"#m": "members", "#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":member": {member},
+                    ":one": member,
+                    ":cap": HIT_CAP,
+                    ":ttl": start + 2 * window_seconds + 3600,
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return HIT_CAP
+            raise
+        return len(response["Attributes"]["members"])
+
+    def sighting(self, key: str, source: str, now: float, window_seconds: int) -> frozenset[str]:
+        self._table.put_item(
+            Item={"pk": f"seen#{key}", "sk": source, "at": int(now), "ttl": int(now) + window_seconds + 3600}
+        )
+        items = self._table.query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": f"seen#{key}"},
+            ConsistentRead=True,
+        )["Items"]
+        return frozenset(str(i["sk"]) for i in items if int(i["at"]) >= int(now) - window_seconds)
