@@ -11,7 +11,7 @@ from moto import mock_aws
 from demo.local import create_state_table
 from riposte.adapters.aws.dynamodb import DynamoState
 from riposte.adapters.memory import MemoryState
-from riposte.core.ports import StatePort
+from riposte.core.ports import BlockRecord, BlockStatus, StatePort
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
@@ -58,3 +58,36 @@ def test_sightings_return_the_sources_that_saw_a_key_within_the_window(state: St
     assert state.sighting("ip#45.13.104.50", "flowlogs", now=2000, window_seconds=3600) == {"guardduty", "flowlogs"}
     assert state.sighting("ip#45.13.104.50", "flowlogs", now=4700, window_seconds=3600) == {"flowlogs"}
     assert state.sighting("ip#45.13.104.51", "webhooks", now=4700, window_seconds=3600) == {"webhooks"}
+
+
+def test_a_pending_block_record_is_discarded_only_by_its_own_claim(state: StatePort) -> None:
+    def record(number: int, status: str) -> BlockRecord:
+        return BlockRecord("acl-0123456789abcdef0", "91.240.118.77/32", number, False, "e", "t", "t", status)
+
+    state.record_block(record(5, BlockStatus.PENDING))
+    state.discard_block(record(6, BlockStatus.PENDING))  # another number: kept
+    state.record_block(record(5, BlockStatus.ACTIVE))
+    state.discard_block(record(5, BlockStatus.PENDING))  # confirmed since: kept
+    state.record_block(record(7, BlockStatus.PENDING))
+    state.discard_block(record(7, BlockStatus.PENDING))  # our own claim: gone
+    state.record_block(record(8, BlockStatus.ACTIVE))
+    assert blocks_of(state) == [(8, BlockStatus.ACTIVE)]
+
+
+def blocks_of(state: StatePort) -> list[tuple[int, str]]:
+    if isinstance(state, MemoryState):
+        return [(b.rule_number, b.status) for b in state.blocks.values()]
+    items = state._table.scan()["Items"]  # type: ignore[attr-defined]
+    return [(int(i["rule_number"]), str(i["status"])) for i in items if str(i["pk"]).startswith("block#")]
+
+
+def test_locks_are_leased_to_one_owner_at_a_time(state: StatePort) -> None:
+    assert state.acquire_lock("nacl#acl-1", "a", now=100, lease_seconds=30)
+    assert state.acquire_lock("nacl#acl-1", "a", now=101, lease_seconds=30)
+    assert not state.acquire_lock("nacl#acl-1", "b", now=110, lease_seconds=30)
+    assert state.acquire_lock("nacl#acl-2", "b", now=110, lease_seconds=30)  # another lock
+    state.release_lock("nacl#acl-1", "b")  # not b's
+    assert not state.acquire_lock("nacl#acl-1", "b", now=120, lease_seconds=30)
+    state.release_lock("nacl#acl-1", "a")
+    assert state.acquire_lock("nacl#acl-1", "b", now=121, lease_seconds=30)
+    assert state.acquire_lock("nacl#acl-1", "c", now=152, lease_seconds=30)  # b's lease ran out at 151

@@ -7,6 +7,11 @@ a quota of 20 rules per direction.
 
 from __future__ import annotations
 
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import ClassVar
 
@@ -15,10 +20,19 @@ from riposte.actions.base import Action, ActionContext, Permission
 from riposte.core.config import Config, Mode
 from riposte.core.model import Outcome, Role, SecurityEvent, Status
 from riposte.core.nacl import BlockVerdict, host_cidr, plan_block
-from riposte.core.ports import BlockRecord, RuleNumberTakenError
+from riposte.core.ports import BlockRecord, BlockStatus, NaclEntry, RuleNumberTakenError
 
-# A concurrent invocation may take the number we picked; re-read and re-plan this many times.
-ATTEMPTS = 3
+# Someone outside Riposte may take the number we picked; re-read and re-plan this many times.
+ATTEMPTS = 5
+# After a collision, choose among this many of the lowest free numbers.
+SPREAD = 8
+# The ACL lock: how long a holder may keep it, and how long (and how often) a contender waits for it before
+# giving up (the queue retries the event later).
+LOCK_LEASE_SECONDS = 30
+LOCK_WAIT_SECONDS = 20  # a third of the function's timeout; then the queue retries the event
+LOCK_ATTEMPTS = 60
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 2.0
 
 
 @ACTIONS.register
@@ -63,8 +77,30 @@ class BlockIp(Action):
 
     def _block_in(self, acl: str, cidr: str, ctx: ActionContext) -> tuple[Status, str, bool]:
         """(status, detail, retryable) for one ACL."""
+        if ctx.dry_run:
+            return self._plan_in(acl, cidr, ctx, dry_run=True)
+        # One writer per ACL at a time (a lease in the state store): contenders for the same ACL never race for
+        # a rule number, never add the same address twice, and never overshoot the quota together. They wait
+        # their turn with jittered backoff; a holder that died releases the ACL when its lease runs out.
+        owner = f"{ctx.event.id}#{secrets.token_hex(8)}"
+        lock = f"nacl#{acl}"
+        deadline = monotonic() + LOCK_WAIT_SECONDS
+        for attempt in range(LOCK_ATTEMPTS):
+            if ctx.ports.state.acquire_lock(lock, owner, time.time(), LOCK_LEASE_SECONDS):
+                break
+            if monotonic() >= deadline:
+                return Status.FAILED, f"another invocation kept the NACL busy for {LOCK_WAIT_SECONDS}s", True
+            pause(backoff(attempt))
+        else:
+            return Status.FAILED, f"another invocation kept the NACL busy ({LOCK_ATTEMPTS} attempts)", True
+        try:
+            return self._plan_in(acl, cidr, ctx, dry_run=False)
+        finally:
+            ctx.ports.state.release_lock(lock, owner)
+
+    def _plan_in(self, acl: str, cidr: str, ctx: ActionContext, *, dry_run: bool) -> tuple[Status, str, bool]:
         nacl_cfg = ctx.config.nacl
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             plan = plan_block(
                 ctx.ports.nacl.entries(acl),
                 cidr,
@@ -76,28 +112,49 @@ class BlockIp(Action):
                 return Status.DONE, plan.detail, False
             if plan.verdict is not BlockVerdict.ADD or plan.rule_number is None:
                 return Status.FAILED, plan.detail, False
-            if ctx.dry_run:
+            if dry_run:
                 return Status.DRY_RUN, f"would {plan.detail} (dry run)", False
-            # Record first: if this write fails, nothing was changed; if the entry then fails, expiry finds a
-            # record without a matching entry and skips it. The other order could leave a rule nobody owns.
-            ctx.ports.state.record_block(
-                BlockRecord(
-                    acl_id=acl,
-                    cidr=cidr,
-                    rule_number=plan.rule_number,
-                    egress=False,
-                    event_id=ctx.event.id,
-                    created_at=ctx.now.isoformat(),
-                    expires_at=(ctx.now + timedelta(hours=ctx.config.blocks.ttl_hours)).isoformat(),
-                )
+            # Someone outside Riposte (a person, another tool) may take a number between our read and our
+            # write even while we hold the lock: after a collision, pick among the free numbers at random.
+            number = plan.rule_number if attempt == 0 else random.choice(plan.free[:SPREAD])  # noqa: S311
+            block = BlockRecord(
+                acl_id=acl,
+                cidr=cidr,
+                rule_number=number,
+                egress=False,
+                event_id=ctx.event.id,
+                created_at=ctx.now.isoformat(),
+                expires_at=(ctx.now + timedelta(hours=ctx.config.blocks.ttl_hours)).isoformat(),
+                status=BlockStatus.PENDING,
             )
+            # Record first: if this write fails, nothing was changed; the other order could leave a rule nobody
+            # owns. The record stays "pending" until the entry is read back.
+            ctx.ports.state.record_block(block)
             try:
-                ctx.ports.nacl.add_deny(acl, plan.rule_number, cidr, egress=False)
+                ctx.ports.nacl.add_deny(acl, number, cidr, egress=False)
             except RuleNumberTakenError:
-                continue  # the next attempt rewrites the same record (keyed by ACL and address)
-            return (
-                Status.DONE,
-                f"added {plan.detail.removeprefix('deny ')}, expires in {ctx.config.blocks.ttl_hours}h",
-                False,
-            )
+                ctx.ports.state.discard_block(block)  # a lost attempt takes back its own claim
+                pause(backoff(attempt))
+                continue
+            except Exception:
+                ctx.ports.state.discard_block(block)
+                raise
+            if not _confirmed(ctx.ports.nacl.entries(acl), number, cidr):
+                return Status.FAILED, f"rule {number} for {cidr} was not found when read back", True
+            ctx.ports.state.record_block(replace(block, status=BlockStatus.ACTIVE))
+            return Status.DONE, f"added {cidr} as rule {number}, expires in {ctx.config.blocks.ttl_hours}h", False
         return Status.FAILED, f"rule numbers kept being taken concurrently ({ATTEMPTS} attempts)", True
+
+
+def _confirmed(entries: tuple[NaclEntry, ...], number: int, cidr: str) -> bool:
+    return any(e.rule_number == number and not e.egress and e.cidr == cidr and e.rule_action == "deny" for e in entries)
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): contenders spread out."""
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
+
+
+# Module-level so tests can replace them (no real sleeping in unit tests).
+pause: Callable[[float], None] = time.sleep
+monotonic: Callable[[], float] = time.monotonic

@@ -3,13 +3,17 @@ reference behaviour the DynamoDB/EC2 adapters must match."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
-from riposte.core.ports import HIT_CAP, AuditRecord, BlockRecord, NaclEntry, RuleNumberTakenError
+from riposte.core.ports import HIT_CAP, AuditRecord, BlockRecord, BlockStatus, NaclEntry, RuleNumberTakenError
 
 
 @dataclass
 class MemoryState:
+    """Thread-safe like the table it stands in for: conditional writes are atomic (tests run contenders in
+    threads against it)."""
+
     audit: list[AuditRecord] = field(default_factory=list)
     # Keyed like the DynamoDB table: one record per ACL, direction and address; a rewrite replaces it.
     blocks: dict[tuple[str, bool, str], BlockRecord] = field(default_factory=dict)
@@ -18,19 +22,43 @@ class MemoryState:
     # (key, window start) -> distinct members; key -> {source: last seen}
     counts: dict[tuple[str, int], set[str]] = field(default_factory=dict)
     sightings: dict[str, dict[str, float]] = field(default_factory=dict)
+    locks: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_audit(self, record: AuditRecord) -> None:
         self.audit.append(record)
 
     def record_block(self, block: BlockRecord) -> None:
-        self.blocks[(block.acl_id, block.egress, block.cidr)] = block
+        with self._mutex:
+            self.blocks[(block.acl_id, block.egress, block.cidr)] = block
+
+    def discard_block(self, block: BlockRecord) -> None:
+        key = (block.acl_id, block.egress, block.cidr)
+        with self._mutex:
+            current = self.blocks.get(key)
+            if current and current.status == BlockStatus.PENDING and current.rule_number == block.rule_number:
+                del self.blocks[key]
+
+    def acquire_lock(self, name: str, owner: str, now: float, lease_seconds: int) -> bool:
+        with self._mutex:
+            holder = self.locks.get(name)
+            if holder is not None and holder[0] != owner and holder[1] > now:
+                return False
+            self.locks[name] = (owner, now + lease_seconds)
+            return True
+
+    def release_lock(self, name: str, owner: str) -> None:
+        with self._mutex:
+            if self.locks.get(name, ("",))[0] == owner:
+                del self.locks[name]
 
     def claim_delivery(self, key: str, channel: str, now: float, lease_seconds: int) -> bool:
-        current = self.deliveries.get((key, channel))
-        if current is not None and (current[0] == "delivered" or current[1] > now):
-            return False
-        self.deliveries[(key, channel)] = ("in_progress", now + lease_seconds)
-        return True
+        with self._mutex:
+            current = self.deliveries.get((key, channel))
+            if current is not None and (current[0] == "delivered" or current[1] > now):
+                return False
+            self.deliveries[(key, channel)] = ("in_progress", now + lease_seconds)
+            return True
 
     def complete_delivery(self, key: str, channel: str, now: float) -> None:
         self.deliveries[(key, channel)] = ("delivered", now)
@@ -40,10 +68,11 @@ class MemoryState:
             del self.deliveries[(key, channel)]
 
     def hit(self, key: str, member: str, window_seconds: int, now: float) -> int:
-        members = self.counts.setdefault((key, int(now // window_seconds) * window_seconds), set())
-        if len(members) < HIT_CAP:
-            members.add(member)
-        return len(members)
+        with self._mutex:
+            members = self.counts.setdefault((key, int(now // window_seconds) * window_seconds), set())
+            if len(members) < HIT_CAP:
+                members.add(member)
+            return len(members)
 
     def sighting(self, key: str, source: str, now: float, window_seconds: int) -> frozenset[str]:
         seen = self.sightings.setdefault(key, {})
@@ -57,16 +86,31 @@ class MemoryNacls:
 
     acls: dict[str, list[NaclEntry]] = field(default_factory=dict)
     calls: list[tuple[str, str, int]] = field(default_factory=list)
+    _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def target_acls(self) -> tuple[str, ...]:
         return tuple(self.acls)
 
     def entries(self, acl_id: str) -> tuple[NaclEntry, ...]:
-        return tuple(self.acls[acl_id])
+        with self._mutex:
+            return tuple(self.acls[acl_id])
 
     def add_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> None:
-        entries = self.acls[acl_id]
-        if any(e.rule_number == rule_number and e.egress == egress for e in entries):
-            raise RuleNumberTakenError(f"{acl_id} rule {rule_number}")
-        self.calls.append(("CreateNetworkAclEntry", acl_id, rule_number))
-        entries.append(NaclEntry(rule_number, egress, "deny", cidr))
+        with self._mutex:
+            entries = self.acls[acl_id]
+            if any(e.rule_number == rule_number and e.egress == egress for e in entries):
+                raise RuleNumberTakenError(f"{acl_id} rule {rule_number}")
+            self.calls.append(("CreateNetworkAclEntry", acl_id, rule_number))
+            entries.append(NaclEntry(rule_number, egress, "deny", cidr))
+
+    def remove_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> bool:
+        with self._mutex:
+            entries = self.acls[acl_id]
+            for entry in entries:
+                if entry.rule_number == rule_number and entry.egress == egress:
+                    if entry.rule_action != "deny" or entry.cidr != cidr:
+                        return False
+                    self.calls.append(("DeleteNetworkAclEntry", acl_id, rule_number))
+                    entries.remove(entry)
+                    return True
+            return False

@@ -31,6 +31,8 @@ class BlockPlan:
     verdict: BlockVerdict
     rule_number: int | None
     detail: str
+    # Every free number of the range, lowest first (the first is ``rule_number``); empty unless ADD.
+    free: tuple[int, ...] = ()
 
 
 def host_cidr(ip: str) -> str:
@@ -53,7 +55,7 @@ def plan_block(
             f"rule quota reached: {len(same_direction)} of {quota} {'egress' if egress else 'ingress'} rules in use",
         )
     used = {e.rule_number for e in same_direction}
-    for number in range(low, high + 1):
-        if number not in used:
-            return BlockPlan(BlockVerdict.ADD, number, f"deny {cidr} as rule {number}")
+    free = tuple(n for n in range(low, high + 1) if n not in used)
+    if free:
+        return BlockPlan(BlockVerdict.ADD, free[0], f"deny {cidr} as rule {free[0]}", free)
     return BlockPlan(BlockVerdict.RANGE_FULL, None, f"managed range {low}-{high} is full")

@@ -34,6 +34,12 @@ class NaclPort(Protocol):
         """Create a deny-all-protocols entry; raise ``RuleNumberTakenError`` if the number is in use."""
         ...
 
+    def remove_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> bool:
+        """Delete the deny entry ``rule_number`` only if it still denies exactly ``cidr`` in that direction of
+        that ACL; False (and nothing deleted) when it does not: a number reused by someone else is never
+        removed."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
@@ -51,8 +57,16 @@ class AuditRecord:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
+class BlockStatus:
+    PENDING = "pending"  # recorded before the entry is created; not yet confirmed
+    ACTIVE = "active"  # the entry exists and was read back
+
+
 @dataclass(frozen=True, slots=True)
 class BlockRecord:
+    """Proof that Riposte made an entry (what expiry may remove). Written ``pending`` before the entry is
+    created, ``active`` once the entry was read back; a lost attempt removes its own pending record."""
+
     acl_id: str
     cidr: str
     rule_number: int
@@ -60,12 +74,28 @@ class BlockRecord:
     event_id: str
     created_at: str
     expires_at: str
+    status: str = BlockStatus.ACTIVE
 
 
 class StatePort(Protocol):
     def record_audit(self, record: AuditRecord) -> None: ...
 
-    def record_block(self, block: BlockRecord) -> None: ...
+    def record_block(self, block: BlockRecord) -> None:
+        """Write (or overwrite) the record of a block, keyed by ACL, direction and CIDR."""
+        ...
+
+    def discard_block(self, block: BlockRecord) -> None:
+        """Remove the record of ``block`` only while it is still pending with the same rule number: a lost
+        attempt takes back its own claim and nothing else."""
+        ...
+
+    def acquire_lock(self, name: str, owner: str, now: float, lease_seconds: int) -> bool:
+        """Take the named lock for ``owner`` unless someone else holds an unexpired lease on it."""
+        ...
+
+    def release_lock(self, name: str, owner: str) -> None:
+        """Give the lock back if ``owner`` still holds it."""
+        ...
 
     def claim_delivery(self, key: str, channel: str, now: float, lease_seconds: int) -> bool:
         """Claim the right to send ``key`` (what the message is about) to ``channel``. False if it was

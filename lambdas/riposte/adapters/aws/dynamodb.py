@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from riposte.adapters.aws import error_code
-from riposte.core.ports import HIT_CAP, AuditRecord, BlockRecord
+from riposte.core.ports import HIT_CAP, AuditRecord, BlockRecord, BlockStatus
 
 # Delivery markers only need to outlive SQS redelivery (max retention 14 days); audit and blocks have no TTL.
 DELIVERY_TTL_SECONDS = 30 * 24 * 3600
@@ -25,18 +25,60 @@ class DynamoState:
         sk = f"audit#{record.time}#{record.kind}#{record.name}#{record.target}"
         self._table.put_item(Item={"pk": f"event#{record.event_id}", "sk": sk, **item})
 
-    def record_block(self, block: BlockRecord) -> None:
+    @staticmethod
+    def _block_key(block: BlockRecord) -> dict[str, str]:
         direction = "egress" if block.egress else "ingress"
+        return {"pk": f"block#{block.acl_id}", "sk": f"{direction}#{block.cidr}"}
+
+    def record_block(self, block: BlockRecord) -> None:
         self._table.put_item(
             Item={
-                "pk": f"block#{block.acl_id}",
-                "sk": f"{direction}#{block.cidr}",
+                **self._block_key(block),
                 "rule_number": block.rule_number,
                 "event_id": block.event_id,
                 "created_at": block.created_at,
                 "expires_at": block.expires_at,
+                "status": block.status,
             }
         )
+
+    def discard_block(self, block: BlockRecord) -> None:
+        try:
+            self._table.delete_item(
+                Key=self._block_key(block),
+                ConditionExpression="#s = :pending AND rule_number = :n",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":pending": BlockStatus.PENDING, ":n": block.rule_number},
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+
+    def acquire_lock(self, name: str, owner: str, now: float, lease_seconds: int) -> bool:
+        try:
+            self._table.put_item(
+                Item={"pk": f"lock#{name}", "sk": "lock", "owner": owner, "lease_until": int(now) + lease_seconds},
+                ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR #o = :owner",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":now": int(now), ":owner": owner},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_lock(self, name: str, owner: str) -> None:
+        try:
+            self._table.delete_item(
+                Key={"pk": f"lock#{name}", "sk": "lock"},
+                ConditionExpression="#o = :owner",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":owner": owner},
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
 
     def claim_delivery(self, key: str, channel: str, now: float, lease_seconds: int) -> bool:
         try:

@@ -54,3 +54,17 @@ class Ec2Nacls:
             if error_code(error) == "NetworkAclEntryAlreadyExists":
                 raise RuleNumberTakenError(f"{acl_id} rule {rule_number}") from error
             raise
+
+    def remove_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> bool:
+        # EC2 has no conditional delete: read the entry and delete only what we verified. The window between
+        # the two calls is one API round trip, and Riposte's own writers hold the ACL's lock meanwhile.
+        current = [e for e in self.entries(acl_id) if e.rule_number == rule_number and e.egress == egress]
+        if not current or current[0].rule_action != "deny" or current[0].cidr != cidr:
+            return False
+        try:
+            self._ec2.delete_network_acl_entry(NetworkAclId=acl_id, RuleNumber=rule_number, Egress=egress)
+        except ClientError as error:
+            if error_code(error) == "InvalidNetworkAclEntry.NotFound":
+                return False
+            raise
+        return True
