@@ -215,3 +215,10 @@ def test_remove_deny_verifies_number_cidr_and_direction_together() -> None:
     assert nacls.remove_deny(ACL, 5, "91.240.118.77/32", egress=False)
     assert nacls.acls[ACL] == [NaclEntry(6, True, "deny", "1.2.3.4/32")]
     assert nacls.calls == [("DeleteNetworkAclEntry", ACL, 5)]
+
+
+def test_an_ipv4_mapped_target_is_blocked_as_its_ipv4_address() -> None:
+    nacls, state = MemoryNacls({ACL: []}), MemoryState()
+    outcome = block("::ffff:91.240.118.77", nacls, state)
+    assert outcome.status is Status.DONE
+    assert [e.cidr for e in nacls.acls[ACL]] == ["91.240.118.77/32"]

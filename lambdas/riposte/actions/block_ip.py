@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from riposte.actions import ACTIONS
 from riposte.actions.base import Action, ActionContext, Permission
+from riposte.core import guard
 from riposte.core.config import Config, Mode
 from riposte.core.model import Outcome, Role, SecurityEvent, Status
 from riposte.core.nacl import BlockVerdict, host_cidr, plan_block
@@ -67,7 +68,8 @@ class BlockIp(Action):
                 Status.FAILED,
                 "no network ACL to modify: set nacl.network_acl_ids or nacl.vpc_ids",
             )
-        cidr = host_cidr(target)
+        # An IPv4-mapped target (::ffff:a.b.c.d) travels as IPv4: an IPv6 entry would never stop it.
+        cidr = host_cidr(guard.block_address(target))
         results = [self._block_in(acl, cidr, ctx) for acl in acls]
         detail = "; ".join(f"{acl}: {text}" for acl, (_, text, _) in zip(acls, results, strict=True))
         if any(status is Status.FAILED for status, _, _ in results):
