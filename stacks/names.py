@@ -16,3 +16,6 @@ POWERTOOLS_PARAMETER = f"/aws/service/powertools/python/x86_64/python3.13/{POWER
 
 FUNCTION_TIMEOUT = Duration.seconds(60)
 MAX_RECEIVE_COUNT = 3
+
+# The DynamoDB calls the state adapter (riposte.adapters.aws.dynamodb) makes; a test keeps the two in step.
+STATE_TABLE_CALLS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query")

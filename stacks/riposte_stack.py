@@ -42,4 +42,4 @@ class RiposteStack(Stack):
             table=self.state.table,
             secrets=list(self.secrets.secrets.values()),
         )
-        self.alarms = Alarms(self, "Alarms", dlq=self.ingest.dlq)
+        self.alarms = Alarms(self, "Alarms", config=config, key=self.key, dlqs=[self.ingest.dlq])

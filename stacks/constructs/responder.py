@@ -19,7 +19,7 @@ from riposte.core.config import Config
 from riposte.handlers import environment
 from stacks.constructs.legacy import keep_logical_id
 from stacks.nag import acknowledge, resource_finding
-from stacks.names import ASSET_EXCLUDE, FUNCTION_TIMEOUT, LAMBDAS_DIR, POWERTOOLS_PARAMETER
+from stacks.names import ASSET_EXCLUDE, FUNCTION_TIMEOUT, LAMBDAS_DIR, POWERTOOLS_PARAMETER, STATE_TABLE_CALLS
 from stacks.permissions import action_statements, vpc_scoped_acl_arn
 
 
@@ -98,7 +98,9 @@ class Responder(Construct):
                 max_concurrency=2,
             )
         )
-        table.grant_read_write_data(self.function)
+        # Exactly the calls riposte.adapters.aws.dynamodb makes (no Scan, BatchWrite or stream reads).
+        table.grant(self.function, *STATE_TABLE_CALLS)
+        key.grant_encrypt_decrypt(self.function)
         for secret in secrets:
             secret.grant_read(self.function)
 

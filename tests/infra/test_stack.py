@@ -21,7 +21,7 @@ from riposte.engine import setup
 from riposte.handlers.environment import RESPONDER_HANDLER as HANDLER
 from riposte.notifiers import NOTIFIERS
 from stacks.constructs.legacy import LOGICAL_IDS
-from stacks.names import MAX_RECEIVE_COUNT, POWERTOOLS_VERSION
+from stacks.names import MAX_RECEIVE_COUNT, POWERTOOLS_VERSION, STATE_TABLE_CALLS
 
 ROOT = Path(__file__).resolve().parents[2]
 ACL = "acl-0123456789abcdef0"
@@ -280,3 +280,28 @@ def test_synthesizing_loads_nothing_of_the_lambda_runtime(tmp_path: Path) -> Non
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_responder_gets_exactly_the_table_calls_its_adapter_makes(default: Any) -> None:
+    source = (ROOT / "lambdas" / "riposte" / "adapters" / "aws" / "dynamodb.py").read_text()
+    made = {"dynamodb:" + "".join(p.title() for p in m.split("_")) for m in re.findall(r"_table\.(\w+)\(", source)}
+    assert made == set(STATE_TABLE_CALLS)
+    granted = {a for s in role_statements(default) for a in actions_of(s) if a.startswith("dynamodb:")}
+    assert granted == set(STATE_TABLE_CALLS)  # no Scan, BatchWriteItem or stream reads
+
+
+def test_alarms_notify_an_encrypted_topic_and_an_email_when_configured(tmp_path: Path) -> None:
+    t = Template.from_json(synth(setup.parse({"alarms": {"email": "secops@example.com"}}), tmp_path)[0])
+    (topic_id,) = t.find_resources("AWS::SNS::Topic")
+    t.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    t.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "ApproximateNumberOfMessagesVisible", "AlarmActions": [{"Ref": topic_id}]},
+    )
+    t.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "secops@example.com", "TopicArn": {"Ref": topic_id}}
+    )
+
+
+def test_no_email_subscription_unless_configured(default: Any) -> None:
+    assert template(default).find_resources("AWS::SNS::Subscription") == {}

@@ -133,6 +133,12 @@ class GuardDuty(_Frozen):
     create_detector: bool = True
 
 
+class Alarms(_Frozen):
+    # Who hears about alarms (events waiting in a dead-letter queue...): an e-mail address subscribed to the
+    # alarm topic (confirm the subscription mail AWS sends). Empty: subscribe something yourself, e.g. PagerDuty.
+    email: Annotated[str, Field(pattern=r"^([^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63})?$")] = ""
+
+
 class LambdaSettings(_Frozen):
     # Empty: the Powertools layer is resolved at deploy time from the AWS-published SSM parameter of the
     # pinned version. Set an ARN here when that parameter is missing in your region.
@@ -152,6 +158,7 @@ class Config(_Frozen):
     # out takes the notifier's default name; unknown fields are reported by ``engine.setup``.
     secrets: dict[str, SecretName] = Field(default_factory=dict)
     guardduty: GuardDuty = GuardDuty()
+    alarms: Alarms = Alarms()
     # "lambda" is a Python keyword, hence the alias.
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
 
