@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +11,11 @@ import boto3
 from riposte.actions import Ports
 from riposte.adapters.aws.dynamodb import DynamoState
 from riposte.adapters.aws.ec2 import Ec2Nacls
+from riposte.adapters.aws.own import OwnAddressBook
 from riposte.adapters.http import HttpTransport
 from riposte.adapters.memory import MemoryState
 from riposte.core.config import Config
+from riposte.core.guard import OwnAddresses
 from riposte.core.ports import StatePort
 from riposte.notifiers import NOTIFIERS, CredentialProvider, Notifier
 
@@ -24,6 +27,8 @@ class Runtime:
     config: Config
     ports: Ports
     notifiers: dict[str, Notifier]
+    # The account's own addresses (cached, refreshed), refused by the guard for every action.
+    own: Callable[[], OwnAddresses] = tuple
 
 
 def _secret_reader(client: Any, name: str) -> CredentialProvider:
@@ -49,4 +54,5 @@ def build(config: Config, *, table_name: str | None, session: boto3.session.Sess
         name: cls(transport, _secret_reader(secrets, config.secret_name(cls.secret.field, cls.secret.default)))
         for name, cls in NOTIFIERS
     }
-    return Runtime(config=config, ports=Ports(nacl=nacls, state=state), notifiers=notifiers)
+    book = OwnAddressBook(ec2, vpc_ids=config.nacl.vpc_ids, network_acl_ids=config.nacl.network_acl_ids)
+    return Runtime(config=config, ports=Ports(nacl=nacls, state=state), notifiers=notifiers, own=book.addresses)

@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from riposte.adapters.aws.own import DISCOVERY_CALLS
 from riposte.core.config import Config
 from riposte.handlers import environment
 from stacks.constructs.legacy import keep_logical_id
@@ -67,6 +68,8 @@ class Responder(Construct):
         )
         for statement in action_statements(stack, config):
             self.role.add_to_policy(statement)
+        # Discovery of the account's own addresses (riposte.adapters.aws.own), which the guard protects.
+        self.role.add_to_policy(iam.PolicyStatement(actions=list(DISCOVERY_CALLS), resources=["*"]))
 
         self.function = lambda_.Function(
             self,
@@ -108,8 +111,8 @@ class Responder(Construct):
         acknowledge(
             policy,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "Only for ec2:Describe* calls (block_ip reads NACL entries), which support no resource-level "
-            "permissions; every write is scoped to the configured NACLs.",
+            "Only for ec2:Describe* calls (block_ip reads NACL entries; the guard discovers the account's own "
+            "addresses), which support no resource-level permissions; every write is scoped to the configured NACLs.",
         )
         for kms_action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
             acknowledge(

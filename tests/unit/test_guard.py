@@ -406,3 +406,21 @@ def test_forms_that_never_reach_a_public_host_are_always_refused(v: V4) -> None:
     local_use = (0x64FF9B0001 << 80) | ((value >> 16) << 64) | ((value & 0xFFFF) << 40)
     for form in (value, 0xFFFF_0000_0000_0000 | value, local_use):
         assert guard.refusal(str(ipaddress.IPv6Address(form))) is not None
+
+
+def test_the_accounts_own_addresses_are_refused_in_every_spelling() -> None:
+    own = ((ipaddress.ip_network("52.1.2.3/32"), "NAT gateway nat-0abc"),)
+    assert guard.refusal("52.1.2.3", (), own) == "52.1.2.3 is this account's own address (NAT gateway nat-0abc)"
+    assert guard.refusal("::ffff:52.1.2.3", (), own) is not None
+    assert guard.refusal("64:ff9b::3401:203", (), own) is not None  # NAT64 of 52.1.2.3
+    assert guard.refusal("52.1.2.4", (), own) is None
+
+
+def test_a_covering_network_must_not_touch_anything_protected() -> None:
+    own = ((ipaddress.ip_network("52.1.2.3/32"), "Elastic IP eipalloc-1"),)
+    allow = (ipaddress.ip_network("34.120.0.0/16"),)
+    assert guard.network_refusal(ipaddress.ip_network("45.13.104.0/24"), allow, own) is None
+    assert "Elastic IP" in str(guard.network_refusal(ipaddress.ip_network("52.1.2.0/24"), allow, own))
+    assert "allowlisted" in str(guard.network_refusal(ipaddress.ip_network("34.0.0.0/8"), allow, own))
+    assert "private" in str(guard.network_refusal(ipaddress.ip_network("10.0.0.0/7"), allow, own))
+    assert guard.network_refusal(ipaddress.ip_network("2a0d:5600:24::/48"), allow, own) is None

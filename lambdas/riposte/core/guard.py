@@ -239,21 +239,25 @@ def _not_an_address(target: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _normalized(allowlist: tuple[IPNetwork, ...]) -> tuple[tuple[IPNetwork, IPNetwork], ...]:
-    """(network to match, entry to name) pairs: each entry, plus the IPv4 addresses an IPv6 entry carries."""
-    pairs: list[tuple[IPNetwork, IPNetwork]] = []
-    for entry in allowlist:
-        pairs.append((entry, entry))
+def _normalized(
+    allowlist: tuple[IPNetwork, ...], own: tuple[tuple[IPNetwork, str], ...] = ()
+) -> tuple[tuple[IPNetwork, str], ...]:
+    """(network to match, why) pairs: each entry, plus the IPv4 addresses an IPv6 entry carries."""
+    labelled = [(entry, f"allowlisted ({entry})") for entry in allowlist]
+    labelled += [(network, f"this account's own address ({what})") for network, what in own]
+    pairs: list[tuple[IPNetwork, str]] = []
+    for entry, why in labelled:
+        pairs.append((entry, why))
         if isinstance(entry, ipaddress.IPv6Network):
             for embedding in EMBEDDINGS:
                 if entry.subnet_of(embedding.prefix):
-                    pairs.append((embedding.ipv4_network(entry), entry))
+                    pairs.append((embedding.ipv4_network(entry), why))
                 elif embedding.prefix.subnet_of(entry):
-                    pairs.append((embedding.ipv4_network(embedding.prefix), entry))
+                    pairs.append((embedding.ipv4_network(embedding.prefix), why))
     return tuple(pairs)
 
 
-def _judge(address: IPAddress, allowed: tuple[tuple[IPNetwork, IPNetwork], ...]) -> str | None:
+def _judge(address: IPAddress, allowed: tuple[tuple[IPNetwork, str], ...]) -> str | None:
     block = _INDEXES[address.version].find(address)
     if block is not None and block.embedding is not None and isinstance(address, ipaddress.IPv6Address):
         inner = block.embedding.ipv4(address)
@@ -261,18 +265,36 @@ def _judge(address: IPAddress, allowed: tuple[tuple[IPNetwork, IPNetwork], ...])
             return f"{why}, embedded in {address} ({block.embedding.name})"
     if block is not None and block.why is not None:
         return f"{address} is {block.why} ({block.network})"
-    for network, entry in allowed:
+    for network, why in allowed:
         if address.version == network.version and address in network:
-            return f"{address} is allowlisted ({entry})"
+            return f"{address} is {why}"
     return None
 
 
-def refusal(target: str, allowlist: Iterable[IPNetwork] = ()) -> str | None:
-    """Why ``target`` (an IP address) must not be acted on, or None when it may be."""
+# The account's own addresses and networks, each with what it is ("NAT gateway nat-0abc in vpc-0def").
+OwnAddresses = tuple[tuple[IPNetwork, str], ...]
+
+
+def refusal(target: str, allowlist: Iterable[IPNetwork] = (), own: OwnAddresses = ()) -> str | None:
+    """Why ``target`` (an IP address) must not be acted on, or None when it may be. ``own`` holds the
+    account's own addresses and networks (Elastic IPs, NAT gateways, public addresses of instances and load
+    balancers, the VPCs' CIDRs), each with what it is, as discovered at run time."""
     address = parse(target)
     if address is None:
         return _not_an_address(target)
-    return _judge(address, _normalized(tuple(allowlist)))
+    return _judge(address, _normalized(tuple(allowlist), own))
+
+
+def network_refusal(network: IPNetwork, allowlist: Iterable[IPNetwork] = (), own: OwnAddresses = ()) -> str | None:
+    """Why no entry may cover all of ``network`` (an aggregate of several blocked addresses), or None: it must
+    not overlap any refused block, the allowlist or the account's own addresses."""
+    for block, why in PROTECTED:
+        if block.version == network.version and block.overlaps(network):
+            return f"{network} overlaps {block} ({why})"
+    for entry, why in _normalized(tuple(allowlist), own):
+        if entry.version == network.version and entry.overlaps(network):
+            return f"{network} overlaps {entry}, {why}"
+    return None
 
 
 def block_address(target: str) -> str:

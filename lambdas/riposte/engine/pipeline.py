@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from riposte import sources
-from riposte.core import scoring
+from riposte.core import guard, scoring
 from riposte.core.config import Config
 from riposte.core.model import Plan, SecurityEvent
 from riposte.engine import policy
@@ -17,5 +17,10 @@ def plan(raw: Any, config: Config, source: str | None = None) -> Plan:
     return plan_event(sources.normalize(raw, source), config)
 
 
-def plan_event(event: SecurityEvent, config: Config, context: Sequence[tuple[int, str]] = ()) -> Plan:
-    return policy.decide(event, scoring.score(event, context), config)
+def plan_event(
+    event: SecurityEvent,
+    config: Config,
+    context: Sequence[tuple[int, str]] = (),
+    own: guard.OwnAddresses = (),
+) -> Plan:
+    return policy.decide(event, scoring.score(event, context), config, own)

@@ -13,13 +13,16 @@ from riposte.core.model import NO_ACTION_SIGNALS, Outcome, Plan, Score, Security
 from riposte.notifiers import Route, by_route
 
 
-def _review(action_name: str, target_kind: str, target: str, config: Config) -> Outcome:
-    if target_kind == "ip" and (why := guard.refusal(target, config.allowlist)):
+def _review(action_name: str, target_kind: str, target: str, config: Config, own: guard.OwnAddresses) -> Outcome:
+    if target_kind == "ip" and (why := guard.refusal(target, config.allowlist, own)):
         return Outcome(action_name, target, Status.REFUSED, f"protected address: {why}")
     return Outcome(action_name, target, Status.PLANNED)
 
 
-def plan_actions(event: SecurityEvent, score: Score, config: Config) -> tuple[Outcome, ...]:
+def plan_actions(
+    event: SecurityEvent, score: Score, config: Config, own: guard.OwnAddresses = ()
+) -> tuple[Outcome, ...]:
+    """``own``: the account's own addresses as discovered at run time (none in ``riposte score``)."""
     if score.value < config.thresholds.act or event.signals & NO_ACTION_SIGNALS:
         return ()
     outcomes: list[Outcome] = []
@@ -27,7 +30,7 @@ def plan_actions(event: SecurityEvent, score: Score, config: Config) -> tuple[Ou
     for name in config.actions:
         action = ACTIONS.get(name)()
         for target in action.targets(event, config):
-            outcome = _review(name, action.target_kind, target, config)
+            outcome = _review(name, action.target_kind, target, config, own)
             if outcome.status is Status.PLANNED:
                 if allowed == 0:
                     outcome = Outcome(
@@ -53,8 +56,8 @@ def channels(score: Score, actions: tuple[Outcome, ...], config: Config) -> tupl
     return tuple(chosen)
 
 
-def decide(event: SecurityEvent, score: Score, config: Config) -> Plan:
-    actions = plan_actions(event, score, config)
+def decide(event: SecurityEvent, score: Score, config: Config, own: guard.OwnAddresses = ()) -> Plan:
+    actions = plan_actions(event, score, config, own)
     return Plan(event=event, score=score, actions=actions, notify=channels(score, actions, config))
 
 

@@ -67,7 +67,9 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         )
         raise
     now = datetime.now(UTC)
-    plan = pipeline.plan_event(event, rt.config, context.gather(event, rt.config, rt.ports.state, now.timestamp()))
+    # The account's own addresses are never blocked; when they cannot be read the record fails and is retried.
+    own = rt.own()
+    plan = pipeline.plan_event(event, rt.config, context.gather(event, rt.config, rt.ports.state, now.timestamp()), own)
     result = runner.execute(plan, rt.config, rt.ports, rt.notifiers, now=now)
     metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
     _count(result)
