@@ -1,12 +1,39 @@
-"""Slack incoming-webhook notifier: one Block Kit message with the evidence, the score's reasons and what
-Riposte did. Text from the event is attacker-influenced (user names, domains), so it is escaped and cannot
-ping @channel or forge links. Limits (Block Kit): header 150 chars, section text 3000, 10 fields of 2000."""
+"""Slack incoming-webhook notifier: one Block Kit message with the evidence, the score's reasons, what Riposte did
+and deep links into the AWS console.
+
+Trust model. Titles, descriptions, evidence, entity names, targets and details can carry an attacker's text
+(a user name, a domain, a webhook's alert). Such text must not format, mention, link or reorder, and must not be
+mistaken for Riposte's own words:
+- Bold is Riposte's signature: only Riposte's own words ("*Response*", "*done*") are ever bold.
+- Untrusted text that stands alone (header, description, evidence, context) goes into ``plain_text`` objects
+  (``emoji: false``, so ``:shortcodes:`` stay text): Slack never formats, links or mentions in them.
+- Untrusted text inside Riposte's own mrkdwn lines (reasons, targets, details) is made inert: identifiers go in
+  code spans (Slack formats nothing inside one; backticks become U+02CB so the span cannot be closed early), prose
+  has the formatting characters replaced by look-alikes (``*`` -> U+2217, ``_`` -> U+02CD, ``~`` -> U+223C,
+  backtick -> U+02CB, and their fullwidth forms, which Slack also reads as markup). mrkdwn has no escape
+  character, and zero-width characters around a marker make Slack apply the formatting rather than prevent it
+  (jsx-slack's "exact mode" relies on exactly that), so look-alikes are the dependable choice. Every mrkdwn object
+  sets ``verbatim: true`` so Slack does not auto-link URLs, channel names or bare mentions.
+- Everywhere, ``&``, ``<`` and ``>`` are escaped (Slack reads them as control characters in every text object),
+  which disarms ``<!here>``, ``<@U123>``, ``<!subteam^S1>`` and ``<url|label>``; bare @here/@channel/@everyone get
+  a fullwidth at sign. Control, format (bidi overrides, zero-width), surrogate and filler characters are dropped;
+  newlines survive only where the layout is multi-line (the description) and collapse to spaces elsewhere, so
+  no value can start a line that looks like Riposte's.
+- Text is clipped to Slack's limits in UTF-16 units (stricter than code points), never inside an escape or a
+  grapheme, at a word boundary where one is near, with an ellipsis; nothing empty is ever emitted (Slack answers
+  ``invalid_blocks``).
+
+Block Kit limits: header 150, any text object 3000, 10 fields of 2000, 10 context elements, 50 blocks.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
-from riposte.core.model import Outcome, Result, Severity, Status
+from riposte.core.model import Outcome, Result, SecurityEvent, Severity, Status
 from riposte.notifiers import NOTIFIERS
 from riposte.notifiers.base import Notifier, Route, SecretSpec
 
@@ -14,6 +41,23 @@ HEADER_MAX = 150
 TEXT_MAX = 3000
 FIELD_MAX = 2000
 FIELDS_MAX = 10
+CONTEXT_ELEMENTS_MAX = 10
+BLOCKS_MAX = 50
+# The top-level text is the notification fallback; Slack advises keeping it under 4000 characters.
+FALLBACK_MAX = 3000
+URL_MAX = 3000
+# Parts of a line, so that one long value cannot crowd out the others.
+NAME_MAX = 60
+LABEL_MAX = 100
+TARGET_MAX = 200
+ITEM_MAX = 400
+CONTEXT_PART_MAX = 200
+# Console links of one kind (ACLs, instances) in one message.
+LINKS_PER_KIND = 5
+# Unicode's stream-safe text format allows 30 combining marks in a row; more is only there to smear the layout.
+MARKS_MAX = 30
+SCAN_PER_UNIT = 4
+ELLIPSIS = "…"
 
 ICONS = {
     Severity.CRITICAL: ":red_circle:",
@@ -31,58 +75,356 @@ VERBS = {
     Status.SKIPPED: "skipped",
 }
 
+# Blank-looking letters used to make a name look empty; dropped like the zero-width characters.
+FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
+MENTION = re.compile(r"(?<!\w)@(?=(?:here|channel|everyone|group))", re.IGNORECASE)
+FULLWIDTH_AT = "\uff20"
+# Slack's formatting characters, fullwidth forms included, and look-alikes it does not read as markup.
+INERT = str.maketrans(
+    {
+        "*": "\u2217",
+        "\uff0a": "\ufe61",
+        "_": "\u02cd",
+        "\uff3f": "\u02cd",
+        "~": "\u223c",
+        "\uff5e": "\u223c",
+        "`": "\u02cb",
+        "\uff40": "\u02cb",
+    }
+)
+BACKTICKS = str.maketrans({"`": "\u02cb", "\uff40": "\u02cb"})
+# A registry name such as block_ip: underscores only between letters or digits are never at a word boundary,
+# where Slack's _italic_ needs them, so such a name is shown as it is.
+PLAIN_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+
+# Console links are built only from ids that match these in full (ASCII only: no \d, which takes any digit).
+REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]{1,16}-[0-9]")
+GUARDDUTY_FINDING_ID = re.compile(r"[0-9a-f]{32}")
+CLOUDTRAIL_EVENT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
+ACL_ID = re.compile(r"acl-[0-9a-f]{8,17}")
+# An action's detail names each ACL first: "acl-0abc...: added ...; acl-0def...: ..." (block_ip).
+ACL_IN_DETAIL = re.compile(r"(?:^|; )(acl-[0-9a-f]+):")
+
+
+# --- untrusted text -------------------------------------------------------------------------------------------
+
+
+def units(text: str) -> int:
+    """Length as Slack's limits may count it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text) + sum(1 for char in text if char > "\uffff")
+
 
 def escape(text: str) -> str:
-    # Slack's mrkdwn control characters; escaping them neutralizes <!channel>, <@U123> and <url|label>.
+    # Slack's control characters in text objects; escaping them neutralizes <!channel>, <@U123> and <url|label>.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _clean_line(line: str) -> str:
+    kept: list[str] = []
+    marks = 0
+    for char in line:
+        category = unicodedata.category(char)
+        # Cc: control characters; Cf: bidi overrides and isolates, zero-width characters, soft hyphens, tags;
+        # Cs: lone surrogates (not valid UTF-8, so not valid JSON for Slack).
+        if category in ("Cc", "Cf", "Cs") or char in FILLERS:
+            if char == "\t":
+                kept.append(" ")
+            continue
+        if category in ("Mn", "Me", "Mc"):
+            marks += 1
+            if marks > MARKS_MAX:
+                continue
+        else:
+            marks = 0
+        kept.append(" " if category == "Zs" else char)
+    return " ".join("".join(kept).split())
+
+
+def clean(text: str, *, multiline: bool = False) -> str:
+    """``text`` without control, format, surrogate or filler characters, whitespace runs collapsed. Line breaks
+    of every kind (CR, VT, FF, NEL, U+2028/9...) become ``\\n`` when ``multiline`` (blank runs kept to one blank
+    line), spaces otherwise."""
+    lines = [_clean_line(line) for line in text.splitlines()]
+    if not multiline:
+        return " ".join(line for line in lines if line)
+    kept: list[str] = []
+    for line in lines:
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    return "\n".join(kept).strip("\n")
+
+
+def defuse(text: str) -> str:
+    """Bare @here/@channel/@everyone/@group get a fullwidth at sign: not a mention anywhere, even in the
+    top-level text, whose parsing ``verbatim`` does not control."""
+    return MENTION.sub(FULLWIDTH_AT, text)
+
+
+def _regional(char: str) -> bool:
+    return "\U0001f1e6" <= char <= "\U0001f1ff"
+
+
+def _extends(char: str) -> bool:
+    # Combining and spacing marks (variation selectors included) and emoji skin-tone modifiers belong to the
+    # character before them.
+    return unicodedata.category(char) in ("Mn", "Me", "Mc") or "\U0001f3fb" <= char <= "\U0001f3ff"
+
+
+def graphemes(text: str) -> Iterator[str]:
+    """User-perceived characters, close enough to UAX #29 for clipping (the Lambda carries no ``regex``
+    package): marks and modifiers stay with their base, regional indicators pair into flags. Zero-width joiners
+    are gone by now (``clean``), so joined emoji are separate clusters, each safe to cut after."""
+    cluster = ""
+    open_flag = False
+    for char in text:
+        if cluster and ((open_flag and _regional(char)) or _extends(char)):
+            cluster += char
+            open_flag = False
+            continue
+        if cluster:
+            yield cluster
+        cluster = char
+        open_flag = _regional(char)
+    if cluster:
+        yield cluster
+
+
+def head(text: str, limit: int) -> tuple[str, bool]:
+    """The part of ``text`` worth cleaning for an output of ``limit`` units, and whether more was left out.
+    Four characters per unit of room leave ample margin for what cleaning drops and collapses, and keep the
+    work bounded whatever the input's size (a webhook body may be a megabyte). The cut never splits a grapheme.
+    """
+    bound = SCAN_PER_UNIT * limit
+    if len(text) <= bound:
+        return text, False
+    while bound > 0 and (_extends(text[bound]) or (_regional(text[bound]) and _regional(text[bound - 1]))):
+        bound -= 1
+    return text[:bound], True
+
+
+def clip(text: str, limit: int, *, cut: bool = False) -> str:
+    """``text`` escaped and cut to ``limit`` UTF-16 units: whole graphemes and whole escapes only, at the last
+    space when that keeps at least two thirds of the room (a single huge token, a hash or a blob, is cut hard
+    rather than dropped), then an ellipsis. ``cut``: ``text`` already lost its end, so the ellipsis is due."""
+    whole = escape(text)
+    if not cut and units(whole) <= limit:
+        return whole
+    room = limit - units(ELLIPSIS)
+    kept: list[str] = []
+    used = 0
+    space_at = space_used = 0
+    for cluster in graphemes(text):
+        piece = escape(cluster)
+        size = units(piece)
+        if used + size > room:
+            break
+        if cluster.isspace():
+            space_at, space_used = len(kept), used
+        kept.append(piece)
+        used += size
+    if space_used and space_used * 3 >= room * 2:
+        kept = kept[:space_at]
+    return "".join(kept).rstrip() + ELLIPSIS
+
+
+def safe(text: str, limit: int, *, multiline: bool = False) -> str:
+    """Untrusted text for a ``plain_text`` object: cleaned, defused, escaped, clipped (may be empty)."""
+    text, cut = head(text, limit)
+    return clip(defuse(clean(text, multiline=multiline)), limit, cut=cut)
+
+
+def inert(text: str, limit: int) -> str:
+    """Untrusted prose inside Riposte's mrkdwn: one line, formatting characters replaced by look-alikes."""
+    text, cut = head(text, limit)
+    return clip(defuse(clean(text)).translate(INERT), limit, cut=cut)
+
+
+def code(text: str, limit: int) -> str:
+    """An untrusted identifier inside Riposte's mrkdwn, as a code span (nothing inside one is formatted); the
+    characters are kept for copying, except backticks, which would close the span. Empty for empty text."""
+    text, cut = head(text, limit)
+    body = clip(defuse(clean(text)).translate(BACKTICKS), limit - 2, cut=cut)
+    return f"`{body}`" if body else ""
+
+
+def registry_name(text: str, limit: int) -> str:
+    """A registry name (``block_ip``) as it is; anything else as inert prose."""
+    return text if PLAIN_NAME.fullmatch(text) and len(text) <= limit else inert(text, limit)
+
+
+def plain_text(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": False}
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    # verbatim: Slack keeps Riposte's markup and links but auto-links nothing, and parses no bare mention.
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def within(lines: Sequence[str], limit: int, *, separator: str = "\n") -> str:
+    """As many whole ``lines`` as fit in ``limit`` (the first always does: callers clip its parts), then
+    "… and N more". Lines are never cut, so no markup, code span or escape is left open."""
+    if not lines:
+        return ""
+    text = lines[0]
+    for index, line in enumerate(lines[1:], start=1):
+        rest = len(lines) - index
+        candidate = text + separator + line
+        reserve = 0 if rest == 1 else units(f"{separator}{ELLIPSIS} and {rest - 1} more")
+        if units(candidate) + reserve > limit:
+            return f"{text}{separator}{ELLIPSIS} and {rest} more"
+        text = candidate
+    return text
+
+
+# --- console links --------------------------------------------------------------------------------------------
+
+
+def _console(region: str) -> str:
+    # GovCloud and China have consoles of their own; the commercial console is served per region.
+    if region.startswith("us-gov-"):
+        return "https://console.amazonaws-us-gov.com"
+    if region.startswith("cn-"):
+        return "https://console.amazonaws.cn"
+    return f"https://{region}.console.aws.amazon.com"
+
+
+def _guardduty_finding_id(event: SecurityEvent) -> str | None:
+    # The GuardDuty source's subject: "guardduty:<account>:<region>:<finding id>".
+    parts = event.subject.split(":")
+    if event.source == "guardduty" and len(parts) == 4 and parts[0] == "guardduty":
+        return parts[3] if GUARDDUTY_FINDING_ID.fullmatch(parts[3]) else None
+    return None
+
+
+def _cloudtrail_event_id(event: SecurityEvent) -> str | None:
+    # A CloudTrail event's id is its eventID, alone or last after ':' ("cloudtrail:<account>:<region>:<eventID>").
+    candidate = event.id.rsplit(":", 1)[-1]
+    return candidate if event.source == "cloudtrail" and CLOUDTRAIL_EVENT_ID.fullmatch(candidate) else None
+
+
+def _acl_ids(outcomes: Iterable[Outcome]) -> list[str]:
+    found = (m.group(1) for o in outcomes for m in ACL_IN_DETAIL.finditer(o.detail))
+    return list(dict.fromkeys(acl for acl in found if ACL_ID.fullmatch(acl)))
+
+
+def console_links(result: Result) -> list[tuple[str, str]]:
+    """(label, URL) pairs into the AWS console for what the event and the outcomes name, built only from ids that
+    match strict patterns, so no event can steer a link elsewhere. None without a valid region."""
+    event = result.plan.event
+    region = event.region or ""
+    if not REGION.fullmatch(region):
+        return []
+    base = _console(region)
+    links: list[tuple[str, str]] = []
+    if finding := _guardduty_finding_id(event):
+        links.append(
+            ("GuardDuty finding", f"{base}/guardduty/home?region={region}#/findings?macros=current&fId={finding}")
+        )
+    if trail_event := _cloudtrail_event_id(event):
+        links.append(("CloudTrail event", f"{base}/cloudtrailv2/home?region={region}#/events/{trail_event}"))
+    for acl in _acl_ids(result.actions)[:LINKS_PER_KIND]:
+        links.append(
+            (f"network ACL {acl}", f"{base}/vpcconsole/home?region={region}#NetworkAclDetails:networkAclId={acl}")
+        )
+    instances = [i for i in event.entities.instances if INSTANCE_ID.fullmatch(i)]
+    for instance in instances[:LINKS_PER_KIND]:
+        links.append((f"instance {instance}", f"{base}/ec2/home?region={region}#InstanceDetails:instanceId={instance}"))
+    return [(label, url) for label, url in links if len(url) <= URL_MAX]
+
+
+# --- the message ----------------------------------------------------------------------------------------------
+
+
+def _header(prefix: str, title: str) -> dict[str, Any]:
+    lead = f"{prefix}: "
+    clipped = safe(title, HEADER_MAX - units(lead))
+    return {"type": "header", "text": plain_text(lead + clipped if clipped else prefix)}
+
+
+def _field(label: str, value: str) -> dict[str, Any] | None:
+    head = safe(label, LABEL_MAX)
+    body = safe(value, FIELD_MAX - units(head) - 1)
+    text = "\n".join(part for part in (head, body) if part)
+    return plain_text(text) if text else None
+
+
+def _evidence(evidence: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    fields = [f for f in (_field(label, value) for label, value in evidence) if f]
+    if len(fields) > FIELDS_MAX:
+        hidden = len(fields) - (FIELDS_MAX - 1)
+        fields = [*fields[: FIELDS_MAX - 1], plain_text(f"{ELLIPSIS} and {hidden} more")]
+    return fields
 
 
 def _action_line(outcome: Outcome) -> str:
-    line = f"• `{outcome.name}` {escape(outcome.target)}: *{VERBS[outcome.status]}*"
-    return f"{line} ({escape(outcome.detail)})" if outcome.detail else line
+    parts = [part for part in (code(outcome.name, NAME_MAX), code(outcome.target, TARGET_MAX)) if part]
+    line = f"• {' '.join(parts) or '(unnamed)'}: *{VERBS[outcome.status]}*"
+    detail = inert(outcome.detail, ITEM_MAX)
+    return f"{line} ({detail})" if detail else line
+
+
+def _links_block(links: Sequence[tuple[str, str]]) -> dict[str, Any] | None:
+    if not links:
+        return None
+    heading = "*AWS console:*"
+    items = [f"<{escape(url)}|{escape(label)}>" for label, url in links]
+    joined = within(items, TEXT_MAX - units(heading) - 1, separator=" · ")
+    return {"type": "section", "text": mrkdwn(f"{heading} {joined}")}
+
+
+def _context(event: SecurityEvent) -> dict[str, Any] | None:
+    account = safe(event.account or "", CONTEXT_PART_MAX)
+    parts = [
+        safe(event.source, CONTEXT_PART_MAX),
+        f"account {account}" if account else "",
+        safe(event.region or "", CONTEXT_PART_MAX),
+        safe(event.time or "", CONTEXT_PART_MAX),
+        safe(event.id, CONTEXT_PART_MAX),
+    ]
+    text = " · ".join(part for part in parts if part)
+    return {"type": "context", "elements": [plain_text(text)]} if text else None
+
+
+def _fallback(prefix: str, event: SecurityEvent, actions: Sequence[Outcome], severity: Severity) -> str:
+    # Top-level text is mrkdwn that Slack parses without a verbatim switch: everything untrusted is inert here.
+    title = inert(event.title, HEADER_MAX)
+    text = f"{ICONS[severity]} {prefix}" + (f": {title}" if title else "")
+    done = [o for o in actions if o.status in (Status.DONE, Status.DRY_RUN)]
+    items = [
+        " ".join(p for p in (registry_name(o.name, NAME_MAX), inert(o.target, TARGET_MAX), f"({VERBS[o.status]})") if p)
+        for o in done
+    ]
+    if not items:
+        return text
+    return text + " — " + within(items, FALLBACK_MAX - units(text) - 3, separator=", ")
 
 
 def render(result: Result) -> dict[str, Any]:
     plan = result.plan
     event, score = plan.event, plan.score
     severity = score.severity
-    header = clip(f"{severity.value.upper()} {score.value}/100: {event.title}", HEADER_MAX)
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
-    ]
-    if event.description:
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(event.description), TEXT_MAX)}}
-        )
-    fields = [
-        {"type": "mrkdwn", "text": clip(f"*{escape(label)}*\n{escape(value)}", FIELD_MAX)}
-        for label, value in event.evidence[:FIELDS_MAX]
-    ]
-    if fields:
+    prefix = f"{severity.value.upper()} {score.value}/100"
+    blocks: list[dict[str, Any] | None] = [_header(prefix, event.title)]
+    if description := safe(event.description, TEXT_MAX, multiline=True):
+        blocks.append({"type": "section", "text": plain_text(description)})
+    if fields := _evidence(event.evidence):
         blocks.append({"type": "section", "fields": fields})
-    reasons = "\n".join(f"• {escape(r)}" for r in score.reasons)
-    blocks.append(
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": clip(f"*Why {score.value}*\n{reasons}", TEXT_MAX)},
-        }
-    )
+    reasons = [f"• {reason}" for reason in (inert(r, ITEM_MAX) for r in score.reasons) if reason]
+    blocks.append({"type": "section", "text": mrkdwn(within([f"*Why {score.value}*", *reasons], TEXT_MAX))})
     if result.actions:
-        lines = "\n".join(_action_line(o) for o in result.actions)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(f"*Response*\n{lines}", TEXT_MAX)}})
-    context = " · ".join(
-        escape(part) for part in (event.source, f"account {event.account}", event.region, event.time, event.id) if part
-    )
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(context, TEXT_MAX)}]})
-    done = [o for o in result.actions if o.status in (Status.DONE, Status.DRY_RUN)]
-    fallback = f"{ICONS[severity]} {escape(header)}"
-    if done:
-        fallback += " — " + ", ".join(f"{o.name} {escape(o.target)} ({VERBS[o.status]})" for o in done)
-    return {"text": clip(fallback, TEXT_MAX), "blocks": blocks}
+        lines = ["*Response*", *(_action_line(o) for o in result.actions)]
+        blocks.append({"type": "section", "text": mrkdwn(within(lines, TEXT_MAX))})
+    blocks.append(_links_block(console_links(result)))
+    blocks.append(_context(event))
+    return {
+        "text": _fallback(prefix, event, result.actions, severity),
+        "blocks": [b for b in blocks if b][:BLOCKS_MAX],
+        # Slack would otherwise fetch links found in the message, telling their owner when an alert fired.
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
 
 
 @NOTIFIERS.register
