@@ -32,6 +32,11 @@ SAMPLE_INSTANCE = "i-0a1b2c3d4e5f60718"
 REGION = "us-east-1"
 
 
+def shown(text: str) -> str:
+    """Slack's three escapes decoded, as a Slack client displays the text."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def title(text: str) -> None:
     print(f"\n=== {text} " + "=" * max(0, 74 - len(text)))
 
@@ -232,12 +237,12 @@ def main() -> int:  # noqa: PLR0915 - a script that tells one story from top to 
         title("Slack messages received")
         for number, request in enumerate(slack.requests, 1):
             blocks = request["json"]["blocks"]
-            print(f"  [{number}] {blocks[0]['text']['text']}")
+            print(f"  [{number}] {shown(blocks[0]['text']['text'])}")
             for block in blocks[1:]:
                 text = block.get("text", {}).get("text") or " | ".join(
                     f["text"].replace("\n", ": ") for f in block.get("fields", []) + block.get("elements", [])
                 )
-                print("      " + text.replace("\n", "\n      "))
+                print("      " + shown(text).replace("\n", "\n      "))
         expect(
             len(slack.requests) == 3,
             "3 Slack messages (the two blocks and the refused partner; not the low score)",
