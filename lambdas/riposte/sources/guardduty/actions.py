@@ -58,9 +58,9 @@ def network_connection(conn: NetworkConnectionAction, facts: Facts) -> None:
         facts.remote(conn.remote_ip_details, Role.ACTOR, network=facts.in_vpc)
     elif ours_acting:
         # Our resource attacks the remote (DoS, spam, port scan, brute force): the remote is a victim, not
-        # hostile. It stays a peer but is not offered to block_ip: denying a victim (a mail server our spambot
-        # hits, a resolver) cuts our own traffic to it and stops nothing that isolating our resource would not.
-        facts.remote(conn.remote_ip_details, Role.PEER, network=False)
+        # hostile, and never offered to block_ip: denying a victim (a mail server our spambot hits, a resolver)
+        # cuts our own traffic to it and stops nothing that isolating our resource would not.
+        facts.remote(conn.remote_ip_details, Role.VICTIM, network=facts.in_vpc)
         facts.workload_role = Role.COMPROMISED
     else:
         facts.remote(conn.remote_ip_details, Role.PEER, network=facts.in_vpc)
