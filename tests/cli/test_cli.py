@@ -47,10 +47,14 @@ def test_score_prints_the_contract_for_one_finding(capsys: pytest.CaptureFixture
         "functions": [],
         "db_instances": [],
         "domains": [],
+        "subnets": ["subnet-0a1b2c3d4e5f60718"],
+        "interfaces": ["eni-0f1e2d3c4b5a69788"],
     }
     assert line["parties"] == [
         {"kind": "ip", "value": "91.240.118.77", "role": "peer", "network": True},
         {"kind": "instance", "value": "i-0a1b2c3d4e5f60718", "role": "compromised", "network": False},
+        {"kind": "subnet", "value": "subnet-0a1b2c3d4e5f60718", "role": "affected", "network": False},
+        {"kind": "interface", "value": "eni-0f1e2d3c4b5a69788", "role": "affected", "network": False},
         {"kind": "account", "value": "123456789012", "role": "affected", "network": False},
     ]
     assert line["actions"] == [{"action": "block_ip", "target": "91.240.118.77", "status": "planned", "detail": ""}]

@@ -77,6 +77,8 @@ PARTY_KINDS: dict[str, str] = {
     "function": "functions",
     "db_instance": "db_instances",
     "domain": "domains",
+    "subnet": "subnets",  # where our resource's traffic crosses a network ACL
+    "interface": "interfaces",  # our network interfaces (ENIs)
 }
 
 
@@ -112,6 +114,8 @@ class Entities:
     functions: tuple[str, ...] = ()
     db_instances: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
+    subnets: tuple[str, ...] = ()
+    interfaces: tuple[str, ...] = ()
     parties: tuple[Party, ...] = ()
 
     @classmethod

@@ -146,6 +146,10 @@ def parties(resource: Resource, facts: Facts, *, workloads: bool = True) -> None
     if workloads:
         role = facts.workload_role
         facts.party("instance", resource.instance_details.instance_id if resource.instance_details else None, role)
+        # Where the instance's traffic crosses a network ACL: block_ip can pick that subnet's ACL.
+        for eni in resource.instance_details.network_interfaces if resource.instance_details else []:
+            facts.party("subnet", eni.subnet_id, Role.AFFECTED)
+            facts.party("interface", eni.network_interface_id, Role.AFFECTED)
         facts.party("cluster", resource.eks_cluster_details.name if resource.eks_cluster_details else None, role)
         facts.party("cluster", resource.ecs_cluster_details.name if resource.ecs_cluster_details else None, role)
         facts.party("function", resource.lambda_details.function_name if resource.lambda_details else None, role)

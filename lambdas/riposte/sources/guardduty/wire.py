@@ -506,6 +506,8 @@ class NetworkInterface(Wire):
     private_ip_address: Text = None
     private_ip_addresses: Many[PrivateIp] = []
     vpc_id: Text = None
+    subnet_id: Text = None
+    network_interface_id: Text = None
 
 
 class InstanceDetails(Wire):
