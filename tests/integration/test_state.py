@@ -91,3 +91,18 @@ def test_locks_are_leased_to_one_owner_at_a_time(state: StatePort) -> None:
     state.release_lock("nacl#acl-1", "a")
     assert state.acquire_lock("nacl#acl-1", "b", now=121, lease_seconds=30)
     assert state.acquire_lock("nacl#acl-1", "c", now=152, lease_seconds=30)  # b's lease ran out at 151
+
+
+def test_block_records_are_listed_per_container_and_forgotten_only_as_they_were(state: StatePort) -> None:
+    acl, other = "acl-0123456789abcdef0", "waf:REGIONAL:riposte:11111111-2222-3333-4444-555555555555"
+    first = BlockRecord(acl, "91.240.118.77/32", 5, False, "e1", "2026-01-01T00:00:00+00:00", "x", score=90)
+    egress = BlockRecord(acl, "91.240.118.77/32", 6, True, "e1", "t", "x", offences=2, reason="C&C")
+    waf = BlockRecord(other, "2a0d:5600:24::10/128", 0, False, "e2", "t", "x", BlockStatus.PENDING)
+    for record in (first, egress, waf):
+        state.record_block(record)
+    assert sorted(state.list_blocks((acl,)), key=lambda b: b.rule_number) == [first, egress]
+    assert state.list_blocks((other,)) == (waf,)
+    assert state.list_blocks(("acl-ffffffffffffffff0",)) == ()
+    assert not state.forget_block(BlockRecord(acl, "91.240.118.77/32", 7, False, "e1", "t", "x"))  # renumbered
+    assert state.forget_block(first)
+    assert state.list_blocks((acl,)) == (egress,)

@@ -39,6 +39,19 @@ class MemoryState:
             if current and current.status == BlockStatus.PENDING and current.rule_number == block.rule_number:
                 del self.blocks[key]
 
+    def forget_block(self, block: BlockRecord) -> bool:
+        key = (block.acl_id, block.egress, block.cidr)
+        with self._mutex:
+            current = self.blocks.get(key)
+            if current is None or current.rule_number != block.rule_number:
+                return False
+            del self.blocks[key]
+            return True
+
+    def list_blocks(self, containers: tuple[str, ...]) -> tuple[BlockRecord, ...]:
+        with self._mutex:
+            return tuple(b for b in self.blocks.values() if b.acl_id in containers)
+
     def acquire_lock(self, name: str, owner: str, now: float, lease_seconds: int) -> bool:
         with self._mutex:
             holder = self.locks.get(name)

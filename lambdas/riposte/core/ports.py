@@ -67,14 +67,17 @@ class BlockRecord:
     """Proof that Riposte made an entry (what expiry may remove). Written ``pending`` before the entry is
     created, ``active`` once the entry was read back; a lost attempt removes its own pending record."""
 
-    acl_id: str
+    acl_id: str  # the network ACL; for a WAF IP set "waf:<scope>:<name>:<id>"
     cidr: str
-    rule_number: int
+    rule_number: int  # 0 in a WAF IP set
     egress: bool
     event_id: str
     created_at: str
     expires_at: str
     status: str = BlockStatus.ACTIVE
+    score: int = 0  # the score that decided the block: what eviction weighs
+    offences: int = 1  # how often this address was blocked lately: what the TTL ladder climbs
+    reason: str = ""  # what it did, for people listing blocks
 
 
 class StatePort(Protocol):
@@ -87,6 +90,15 @@ class StatePort(Protocol):
     def discard_block(self, block: BlockRecord) -> None:
         """Remove the record of ``block`` only while it is still pending with the same rule number: a lost
         attempt takes back its own claim and nothing else."""
+        ...
+
+    def forget_block(self, block: BlockRecord) -> bool:
+        """Remove the record of ``block`` (expired, undone, evicted, replaced) only if it still names the same
+        rule number; False when it changed meanwhile."""
+        ...
+
+    def list_blocks(self, containers: tuple[str, ...]) -> tuple[BlockRecord, ...]:
+        """Every block record in these ACLs / WAF IP sets (their ``acl_id``), pending ones included."""
         ...
 
     def acquire_lock(self, name: str, owner: str, now: float, lease_seconds: int) -> bool:

@@ -39,8 +39,40 @@ class DynamoState:
                 "created_at": block.created_at,
                 "expires_at": block.expires_at,
                 "status": block.status,
+                "score": block.score,
+                "offences": block.offences,
+                "reason": block.reason,
             }
         )
+
+    def forget_block(self, block: BlockRecord) -> bool:
+        try:
+            self._table.delete_item(
+                Key=self._block_key(block),
+                ConditionExpression="rule_number = :n",
+                ExpressionAttributeValues={":n": block.rule_number},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def list_blocks(self, containers: tuple[str, ...]) -> tuple[BlockRecord, ...]:
+        found: list[BlockRecord] = []
+        for container in containers:
+            query: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": f"block#{container}"},
+                "ConsistentRead": True,
+            }
+            while True:
+                page = self._table.query(**query)
+                found += [_block_of(container, item) for item in page["Items"]]
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return tuple(found)
 
     def discard_block(self, block: BlockRecord) -> None:
         try:
@@ -157,3 +189,20 @@ class DynamoState:
             ConsistentRead=True,
         )["Items"]
         return frozenset(str(i["sk"]) for i in items if int(i["at"]) >= int(now) - window_seconds)
+
+
+def _block_of(container: str, item: dict[str, Any]) -> BlockRecord:
+    direction, cidr = str(item["sk"]).split("#", 1)
+    return BlockRecord(
+        acl_id=container,
+        cidr=cidr,
+        rule_number=int(item["rule_number"]),
+        egress=direction == "egress",
+        event_id=str(item.get("event_id", "")),
+        created_at=str(item.get("created_at", "")),
+        expires_at=str(item.get("expires_at", "")),
+        status=str(item.get("status", BlockStatus.ACTIVE)),
+        score=int(item.get("score", 0)),
+        offences=int(item.get("offences", 1)),
+        reason=str(item.get("reason", "")),
+    )
