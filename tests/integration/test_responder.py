@@ -168,16 +168,19 @@ def test_allowlisted_address_is_refused_and_recorded(env: Env, monkeypatch: pyte
     assert "allowlisted (34.120.0.0/16)" in action["detail"]["S"]
 
 
-def test_a_full_managed_range_fails_clearly_and_overwrites_nothing(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_managed_range_is_refused_clearly_and_overwrites_nothing(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env.configure(monkeypatch, nacl={"network_acl_ids": [env.acl], "rule_range": [1, 1]})
     before = env.entries()
     response = handle(sqs_event(load_event("c2_activity_outbound.json")))
     assert response == {"batchItemFailures": []}  # a full range will not empty itself on retry
     assert env.entries() == before
     (action,) = [i for i in env.audit() if i["kind"]["S"] == "action"]
-    assert action["status"]["S"] == "failed"
-    assert action["detail"]["S"] == f"{env.acl}: managed range 1-1 is full"
-    assert "FAILED" in env.slack.log[0][0].get_data(as_text=True)
+    assert action["status"]["S"] == "refused"
+    assert action["detail"]["S"].startswith(f"{env.acl}: managed range 1-1 is full; ")
+    assert "no block of Riposte's to evict" in action["detail"]["S"]  # rule 1 is the user's own
+    assert "refused" in env.slack.log[0][0].get_data(as_text=True)
 
 
 def test_the_rule_quota_is_enforced_although_moto_does_not(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,9 @@ def test_a_confirmed_block_is_recorded_active_with_the_number_it_got() -> None:
             created_at="2026-11-28T04:00:00+00:00",
             expires_at="2026-11-29T04:00:00+00:00",
             status=BlockStatus.ACTIVE,
+            score=0,
+            offences=1,
+            reason=f"{EVENT.type}: {EVENT.title}",
         )
     }
     assert state.locks == {}  # the ACL's lock was given back

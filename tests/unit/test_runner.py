@@ -105,14 +105,14 @@ def test_a_failed_notification_is_retryable_and_the_retry_sends_it() -> None:
     assert len(nacls.calls) == 1  # the block was not repeated
 
 
-def test_a_full_range_fails_clearly_without_overwriting_and_without_retry() -> None:
+def test_a_range_full_of_foreign_rules_is_refused_clearly_without_overwriting_and_without_retry() -> None:
     config = setup.parse({**ENFORCE, "nacl": {"network_acl_ids": [ACL], "rule_range": [1, 2]}})
     foreign = [NaclEntry(1, False, "deny", "192.0.2.1/32"), NaclEntry(2, False, "deny", "192.0.2.2/32")]
     p, nacls, _ = ports(foreign)
     result = run(config, p, FakeNotifier([Status.DONE]))
     (action,) = result.actions
-    assert action.status is Status.FAILED
-    assert action.detail == f"{ACL}: managed range 1-2 is full"
+    assert action.status is Status.REFUSED
+    assert action.detail == (f"{ACL}: managed range 1-2 is full; aggregation is off; no block of Riposte's to evict")
     assert not action.retryable
     assert nacls.calls == []
     assert nacls.acls[ACL] == foreign

@@ -6,11 +6,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from riposte.core.config import Config
+from riposte.core.guard import OwnAddresses
 from riposte.core.model import Outcome, SecurityEvent
 from riposte.core.ports import NaclPort, StatePort
+
+
+class WafSpill(Protocol):
+    def spill(self, cidr: str) -> str:
+        """Add ``cidr`` to a WAF IP set of its family; the set's container id ("waf:<scope>:<name>:<id>").
+        Raises ``ValueError`` with the reason when no set can take it (none of that family, all full)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +35,8 @@ class Permission:
 class Ports:
     nacl: NaclPort
     state: StatePort
+    # Spill-over for full NACLs (WAF IP sets); None when none is configured.
+    waf: WafSpill | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +45,8 @@ class ActionContext:
     config: Config
     ports: Ports
     now: datetime
+    score: int = 0  # the plan's score: what a block is worth when the budget is tight
+    own: OwnAddresses = ()  # the account's own addresses, never to be covered by a widened block
 
     @property
     def dry_run(self) -> bool:

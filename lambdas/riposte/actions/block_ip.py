@@ -11,18 +11,20 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from riposte.actions import ACTIONS
 from riposte.actions.base import Action, ActionContext, Permission
 from riposte.core import guard
 from riposte.core.config import Config, Mode
 from riposte.core.model import Outcome, Role, SecurityEvent, Status
-from riposte.core.nacl import BlockVerdict, host_cidr, plan_block
+from riposte.core.nacl import BlockVerdict, Room, RoomVerdict, block_value, host_cidr, make_room, plan_block
 from riposte.core.ports import BlockRecord, BlockStatus, NaclEntry, RuleNumberTakenError
 
+# Offences within this window climb the TTL ladder (a fixed window in the state store).
+OFFENCE_WINDOW_SECONDS = 30 * 24 * 3600
 # Someone outside Riposte may take the number we picked; re-read and re-plan this many times.
 ATTEMPTS = 5
 # After a collision, choose among this many of the lowest free numbers.
@@ -42,9 +44,16 @@ class BlockIp(Action):
     target_kind: ClassVar[str] = "ip"
     permissions: ClassVar[tuple[Permission, ...]] = (
         Permission(("ec2:DescribeNetworkAcls",), "*"),
-        Permission(("ec2:CreateNetworkAclEntry",), "network_acl"),
+        # Replace and delete serve the budget: an eviction or an aggregate rewrites only entries Riposte owns.
+        Permission(
+            ("ec2:CreateNetworkAclEntry", "ec2:ReplaceNetworkAclEntry", "ec2:DeleteNetworkAclEntry"), "network_acl"
+        ),
     )
-    mutating_calls: ClassVar[tuple[str, ...]] = ("CreateNetworkAclEntry",)
+    mutating_calls: ClassVar[tuple[str, ...]] = (
+        "CreateNetworkAclEntry",
+        "ReplaceNetworkAclEntry",
+        "DeleteNetworkAclEntry",
+    )
 
     @classmethod
     def validate(cls, config: Config) -> list[str]:
@@ -59,8 +68,18 @@ class BlockIp(Action):
         roles = (Role.ACTOR, Role.PEER) if config.blocks.outbound_peers else (Role.ACTOR,)
         return event.entities.having("ip", *roles, network=True)
 
+    def _acls(self, ctx: ActionContext) -> tuple[tuple[str, ...], str]:
+        """The ACLs to block in, and a note on how they were chosen."""
+        subnets = ctx.event.entities.subnets if ctx.config.nacl.scope == "subnet" else ()
+        if subnets:
+            serving = ctx.ports.nacl.target_acls(subnets)
+            if serving:
+                return serving, ""
+            return ctx.ports.nacl.target_acls(), f"no modifiable ACL serves {', '.join(subnets)}: all of them; "
+        return ctx.ports.nacl.target_acls(), ""
+
     def execute(self, target: str, ctx: ActionContext) -> Outcome:
-        acls = ctx.ports.nacl.target_acls()
+        acls, note = self._acls(ctx)
         if not acls:
             return Outcome(
                 self.name,
@@ -70,17 +89,32 @@ class BlockIp(Action):
             )
         # An IPv4-mapped target (::ffff:a.b.c.d) travels as IPv4: an IPv6 entry would never stop it.
         cidr = host_cidr(guard.block_address(target))
-        results = [self._block_in(acl, cidr, ctx) for acl in acls]
-        detail = "; ".join(f"{acl}: {text}" for acl, (_, text, _) in zip(acls, results, strict=True))
-        if any(status is Status.FAILED for status, _, _ in results):
+        offences = 1
+        if not ctx.dry_run:
+            subject = ctx.event.subject or ctx.event.id
+            offences = ctx.ports.state.hit(f"offence#{cidr}", subject, OFFENCE_WINDOW_SECONDS, ctx.now.timestamp())
+        block = _Block(cidr=cidr, offences=offences, hours=ttl_hours(ctx.config, offences))
+        directions = (False, True) if ctx.config.nacl.egress else (False,)
+        places = [(acl, egress) for acl in acls for egress in directions]
+        results = [self._block_in(acl, block, egress, ctx) for acl, egress in places]
+        if any(status is _SPILL for status, _, _ in results):
+            results = [self._spill(block, ctx) if r[0] is _SPILL else r for r in results]
+        detail = note + "; ".join(
+            f"{acl}{' egress' if egress else ''}: {text}"
+            for (acl, egress), (_, text, _) in zip(places, results, strict=True)
+        )
+        statuses = {status for status, _, _ in results}
+        if Status.FAILED in statuses:
             retryable = any(again for _, _, again in results)
             return Outcome(self.name, target, Status.FAILED, detail, retryable=retryable)
+        if statuses == {Status.REFUSED}:
+            return Outcome(self.name, target, Status.REFUSED, detail)
         return Outcome(self.name, target, Status.DRY_RUN if ctx.dry_run else Status.DONE, detail)
 
-    def _block_in(self, acl: str, cidr: str, ctx: ActionContext) -> tuple[Status, str, bool]:
-        """(status, detail, retryable) for one ACL."""
+    def _block_in(self, acl: str, block: _Block, egress: bool, ctx: ActionContext) -> _Result:
+        """(status, detail, retryable) for one ACL and direction."""
         if ctx.dry_run:
-            return self._plan_in(acl, cidr, ctx, dry_run=True)
+            return self._place(acl, block, egress, ctx, dry_run=True)
         # One writer per ACL at a time (a lease in the state store): contenders for the same ACL never race for
         # a rule number, never add the same address twice, and never overshoot the quota together. They wait
         # their turn with jittered backoff; a holder that died releases the ACL when its lease runs out.
@@ -96,60 +130,171 @@ class BlockIp(Action):
         else:
             return Status.FAILED, f"another invocation kept the NACL busy ({LOCK_ATTEMPTS} attempts)", True
         try:
-            return self._plan_in(acl, cidr, ctx, dry_run=False)
+            return self._place(acl, block, egress, ctx, dry_run=False)
         finally:
             ctx.ports.state.release_lock(lock, owner)
 
-    def _plan_in(self, acl: str, cidr: str, ctx: ActionContext, *, dry_run: bool) -> tuple[Status, str, bool]:
+    def _record(
+        self, acl: str, cidr: str, *, number: int, egress: bool, block: _Block, ctx: ActionContext
+    ) -> BlockRecord:
+        return BlockRecord(
+            acl_id=acl,
+            cidr=cidr,
+            rule_number=number,
+            egress=egress,
+            event_id=ctx.event.id,
+            created_at=ctx.now.isoformat(),
+            expires_at=(ctx.now + timedelta(hours=block.hours)).isoformat(),
+            status=BlockStatus.PENDING,
+            score=ctx.score,
+            offences=block.offences,
+            reason=f"{ctx.event.type}: {ctx.event.title}"[:300],
+        )
+
+    def _place(self, acl: str, block: _Block, egress: bool, ctx: ActionContext, *, dry_run: bool) -> _Result:
         nacl_cfg = ctx.config.nacl
+        cidr = block.cidr
         for attempt in range(ATTEMPTS):
-            plan = plan_block(
-                ctx.ports.nacl.entries(acl),
-                cidr,
-                egress=False,
-                rule_range=nacl_cfg.rule_range,
-                quota=nacl_cfg.rule_quota,
-            )
+            entries = ctx.ports.nacl.entries(acl)
+            plan = plan_block(entries, cidr, egress=egress, rule_range=nacl_cfg.rule_range, quota=nacl_cfg.rule_quota)
             if plan.verdict is BlockVerdict.ALREADY:
                 return Status.DONE, plan.detail, False
             if plan.verdict is not BlockVerdict.ADD or plan.rule_number is None:
-                return Status.FAILED, plan.detail, False
+                full = _Full(acl=acl, egress=egress, block=block, entries=entries, why=plan.detail)
+                return self._when_full(full, ctx, dry_run=dry_run)
             if dry_run:
                 return Status.DRY_RUN, f"would {plan.detail} (dry run)", False
             # Someone outside Riposte (a person, another tool) may take a number between our read and our
             # write even while we hold the lock: after a collision, pick among the free numbers at random.
             number = plan.rule_number if attempt == 0 else random.choice(plan.free[:SPREAD])  # noqa: S311
-            block = BlockRecord(
-                acl_id=acl,
-                cidr=cidr,
-                rule_number=number,
-                egress=False,
-                event_id=ctx.event.id,
-                created_at=ctx.now.isoformat(),
-                expires_at=(ctx.now + timedelta(hours=ctx.config.blocks.ttl_hours)).isoformat(),
-                status=BlockStatus.PENDING,
-            )
+            record = self._record(acl, cidr, number=number, egress=egress, block=block, ctx=ctx)
             # Record first: if this write fails, nothing was changed; the other order could leave a rule nobody
             # owns. The record stays "pending" until the entry is read back.
-            ctx.ports.state.record_block(block)
+            ctx.ports.state.record_block(record)
             try:
-                ctx.ports.nacl.add_deny(acl, number, cidr, egress=False)
+                ctx.ports.nacl.add_deny(acl, number, cidr, egress=egress)
             except RuleNumberTakenError:
-                ctx.ports.state.discard_block(block)  # a lost attempt takes back its own claim
+                ctx.ports.state.discard_block(record)  # a lost attempt takes back its own claim
                 pause(backoff(attempt))
                 continue
             except Exception:
-                ctx.ports.state.discard_block(block)
+                ctx.ports.state.discard_block(record)
                 raise
-            if not _confirmed(ctx.ports.nacl.entries(acl), number, cidr):
-                return Status.FAILED, f"rule {number} for {cidr} was not found when read back", True
-            ctx.ports.state.record_block(replace(block, status=BlockStatus.ACTIVE))
-            return Status.DONE, f"added {cidr} as rule {number}, expires in {ctx.config.blocks.ttl_hours}h", False
+            return self._confirm(acl, record, ctx, f"added {cidr} as rule {number}, expires in {block.hours}h")
         return Status.FAILED, f"rule numbers kept being taken concurrently ({ATTEMPTS} attempts)", True
 
+    def _confirm(self, acl: str, record: BlockRecord, ctx: ActionContext, done: str) -> _Result:
+        if not _confirmed(ctx.ports.nacl.entries(acl), record):
+            return Status.FAILED, f"rule {record.rule_number} for {record.cidr} was not found when read back", True
+        ctx.ports.state.record_block(replace(record, status=BlockStatus.ACTIVE))
+        return Status.DONE, done, False
 
-def _confirmed(entries: tuple[NaclEntry, ...], number: int, cidr: str) -> bool:
-    return any(e.rule_number == number and not e.egress and e.cidr == cidr and e.rule_action == "deny" for e in entries)
+    def _when_full(self, full: _Full, ctx: ActionContext, *, dry_run: bool) -> _Result:
+        """The range or quota is full: make room (aggregate, evict), or spill over to WAF, or refuse."""
+        nacl_cfg = ctx.config.nacl
+        acl, egress, block, entries, why = full.acl, full.egress, full.block, full.entries, full.why
+        room = make_room(
+            entries,
+            ctx.ports.state.list_blocks((acl,)),
+            block.cidr,
+            value=block_value(ctx.score, block.offences),
+            egress=egress,
+            strategies=[s for s in nacl_cfg.when_full if s != "waf"],
+            max_prefix={4: nacl_cfg.aggregate_prefix_v4, 6: nacl_cfg.aggregate_prefix_v6},
+            refuse=lambda network: guard.network_refusal(network, ctx.config.allowlist, ctx.own),
+        )
+        if room.verdict is RoomVerdict.NONE:
+            if "waf" in nacl_cfg.when_full and ctx.ports.waf is not None:
+                return _SPILL, f"{why}; {room.detail}", False
+            return Status.REFUSED, f"{why}; {room.detail}", False
+        if dry_run:
+            return Status.DRY_RUN, f"{why}: would make room, {room.detail} (dry run)", False
+        if room.verdict is RoomVerdict.EVICT and room.evict is not None:
+            return self._evict(full, room.evict, room.detail, ctx)
+        return self._aggregate(full, room, ctx)
+
+    def _evict(self, full: _Full, victim: BlockRecord, detail: str, ctx: ActionContext) -> _Result:
+        acl, egress, block, why = full.acl, full.egress, full.block, full.why
+        record = self._record(acl, block.cidr, number=victim.rule_number, egress=egress, block=block, ctx=ctx)
+        ctx.ports.state.record_block(record)
+        # One call turns the victim's entry into ours: no moment with neither, no extra quota.
+        if not ctx.ports.nacl.replace_deny(acl, victim.rule_number, victim.cidr, block.cidr, egress=egress):
+            ctx.ports.state.discard_block(record)
+            return Status.FAILED, f"{why}; rule {victim.rule_number} changed before it could be reused", True
+        ctx.ports.state.forget_block(victim)
+        done = f"{why}: added {block.cidr} as rule {victim.rule_number}, {detail}, expires in {block.hours}h"
+        return self._confirm(acl, record, ctx, done)
+
+    def _aggregate(self, full: _Full, room: Room, ctx: ActionContext) -> _Result:
+        acl, egress, block, why = full.acl, full.egress, full.block, full.why
+        if room.aggregate is None or not room.members:  # pragma: no cover - make_room always names both
+            return Status.REFUSED, f"{why}; {room.detail}", False
+        first, *rest = sorted(room.members, key=lambda r: r.rule_number)
+        covering = replace(
+            self._record(acl, room.aggregate, number=first.rule_number, egress=egress, block=block, ctx=ctx),
+            score=max([ctx.score, *(m.score for m in room.members)]),
+            offences=max([block.offences, *(m.offences for m in room.members)]),
+        )
+        ctx.ports.state.record_block(covering)
+        if not ctx.ports.nacl.replace_deny(acl, first.rule_number, first.cidr, room.aggregate, egress=egress):
+            ctx.ports.state.discard_block(covering)
+            return Status.FAILED, f"{why}; rule {first.rule_number} changed before it could be widened", True
+        ctx.ports.state.forget_block(first)
+        for member in rest:  # now covered twice: free their numbers
+            if ctx.ports.nacl.remove_deny(acl, member.rule_number, member.cidr, egress=egress):
+                ctx.ports.state.forget_block(member)
+        done = f"{why}: {block.cidr} blocked by {room.detail} as rule {first.rule_number}, expires in {block.hours}h"
+        return self._confirm(acl, covering, ctx, done)
+
+    def _spill(self, block: _Block, ctx: ActionContext) -> _Result:
+        assert ctx.ports.waf is not None
+        try:
+            container = ctx.ports.waf.spill(block.cidr)
+        except ValueError as error:
+            return Status.REFUSED, f"NACL full and WAF cannot take it: {error}", False
+        record = self._record(container, block.cidr, number=0, egress=False, block=block, ctx=ctx)
+        ctx.ports.state.record_block(replace(record, status=BlockStatus.ACTIVE))
+        done = f"NACL full: spilled {block.cidr} to WAF IP set {container}, expires in {block.hours}h"
+        return Status.DONE, done, False
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    cidr: str
+    offences: int
+    hours: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Full:
+    """A full ACL (one direction) and why it is full."""
+
+    acl: str
+    egress: bool
+    block: _Block
+    entries: tuple[NaclEntry, ...]
+    why: str
+
+
+_Result = tuple[Status, str, bool]
+# A status of our own (not a Status): "this ACL is full, spill the address over to WAF", resolved in execute.
+_SPILL: Any = object()
+
+
+def ttl_hours(config: Config, offences: int) -> int:
+    """The TTL ladder: a first block lasts ``ttl_hours``; each repeat offence climbs ``repeat_ttl_hours``."""
+    ladder = (config.blocks.ttl_hours, *config.blocks.repeat_ttl_hours)
+    return ladder[min(max(offences, 1), len(ladder)) - 1]
+
+
+def _confirmed(entries: tuple[NaclEntry, ...], record: BlockRecord) -> bool:
+    return any(
+        e.rule_number == record.rule_number
+        and e.egress == record.egress
+        and e.cidr == record.cidr
+        and e.rule_action == "deny"
+        for e in entries
+    )
 
 
 def backoff(attempt: int) -> float:

@@ -99,9 +99,13 @@ class MemoryNacls:
 
     acls: dict[str, list[NaclEntry]] = field(default_factory=dict)
     calls: list[tuple[str, str, int]] = field(default_factory=list)
+    # subnet -> the ACL associated with it
+    subnets: dict[str, str] = field(default_factory=dict)
     _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def target_acls(self) -> tuple[str, ...]:
+    def target_acls(self, subnets: tuple[str, ...] = ()) -> tuple[str, ...]:
+        if subnets:
+            return tuple(dict.fromkeys(self.subnets[s] for s in subnets if self.subnets.get(s) in self.acls))
         return tuple(self.acls)
 
     def entries(self, acl_id: str) -> tuple[NaclEntry, ...]:
@@ -115,6 +119,18 @@ class MemoryNacls:
                 raise RuleNumberTakenError(f"{acl_id} rule {rule_number}")
             self.calls.append(("CreateNetworkAclEntry", acl_id, rule_number))
             entries.append(NaclEntry(rule_number, egress, "deny", cidr))
+
+    def replace_deny(self, acl_id: str, rule_number: int, old_cidr: str, new_cidr: str, *, egress: bool) -> bool:
+        with self._mutex:
+            entries = self.acls[acl_id]
+            for index, entry in enumerate(entries):
+                if entry.rule_number == rule_number and entry.egress == egress:
+                    if entry.rule_action != "deny" or entry.cidr != old_cidr:
+                        return False
+                    self.calls.append(("ReplaceNetworkAclEntry", acl_id, rule_number))
+                    entries[index] = NaclEntry(rule_number, egress, "deny", new_cidr)
+                    return True
+            return False
 
     def remove_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> bool:
         with self._mutex:

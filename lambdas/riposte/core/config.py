@@ -15,7 +15,7 @@ import json
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -91,6 +91,28 @@ class Nacl(_Frozen):
     # Rules per direction that the account allows (AWS default 20, adjustable to 40); Riposte counts every
     # non-default entry, its own and yours, against it.
     rule_quota: Annotated[int, Field(ge=1, le=NACL_QUOTA_MAX)] = 20
+    # "all": block in every ACL Riposte may modify. "subnet": only in the ACL of the subnet where the target's
+    # traffic lands (the finding's instance or interface, the flow log's interface), falling back to all when
+    # the event names none. Spends the quota where it matters.
+    scope: Literal["all", "subnet"] = "all"
+    # Also deny traffic *to* the address (egress entries). Ingress alone already stops TCP both ways (NACLs are
+    # stateless: the replies are dropped), with half the quota.
+    egress: bool = False
+    # When the managed range or the quota is full, in this order: "aggregate" neighbours into a covering CIDR
+    # (only when aggregate_prefix_v4/v6 allow it), "evict" the least valuable block Riposte owns (score and
+    # repeat offences, older first), "waf": spill over to the configured WAF IP sets. Otherwise: refused.
+    when_full: tuple[Literal["aggregate", "evict", "waf"], ...] = ("aggregate", "evict", "waf")
+    # Widest covering CIDR an aggregate may use (0: never aggregate). Never covers a protected address.
+    aggregate_prefix_v4: Annotated[int, Field(ge=0, le=32)] = 0
+    aggregate_prefix_v6: Annotated[int, Field(ge=0, le=128)] = 0
+
+    @field_validator("aggregate_prefix_v4", "aggregate_prefix_v6")
+    @classmethod
+    def _not_too_wide(cls, value: int, info: Any) -> int:
+        floor = 16 if info.field_name.endswith("v4") else 32
+        if value and value < floor:
+            raise ValueError(f"a covering CIDR wider than /{floor} would block far more than attackers")
+        return value
 
     @field_validator("rule_range")
     @classmethod
@@ -103,8 +125,13 @@ class Nacl(_Frozen):
         return value
 
 
+Hours = Annotated[int, Field(ge=1, le=24 * 365)]
+
+
 class Blocks(_Frozen):
-    ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] = 24
+    # How long a first block lasts; repeat offenders (blocked again within 30 days) climb repeat_ttl_hours.
+    ttl_hours: Hours = 24
+    repeat_ttl_hours: tuple[Hours, ...] = (72, 168, 720)
     # Quota per event: a finding naming hundreds of addresses must not spend the whole NACL budget.
     max_per_event: Annotated[int, Field(ge=1, le=100)] = 10
     # Also block the remote ends our compromised hosts reach out to (C2 servers, mining pools). Denying them in

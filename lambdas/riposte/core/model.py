@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -232,6 +233,9 @@ class Plan:
     score: Score
     actions: tuple[Outcome, ...] = ()
     notify: tuple[str, ...] = ()
+    # The account's own addresses the plan was checked against (actions that widen a block, such as an
+    # aggregate CIDR, check again).
+    own: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,14 +24,20 @@ class NaclEntry:
 
 
 class NaclPort(Protocol):
-    def target_acls(self) -> tuple[str, ...]:
-        """The network ACLs the configuration lets Riposte modify (listed IDs and those of listed VPCs)."""
+    def target_acls(self, subnets: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The network ACLs the configuration lets Riposte modify (listed IDs and those of listed VPCs); given
+        ``subnets``, only those associated with them (none when no such ACL is modifiable)."""
         ...
 
     def entries(self, acl_id: str) -> tuple[NaclEntry, ...]: ...
 
     def add_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> None:
         """Create a deny-all-protocols entry; raise ``RuleNumberTakenError`` if the number is in use."""
+        ...
+
+    def replace_deny(self, acl_id: str, rule_number: int, old_cidr: str, new_cidr: str, *, egress: bool) -> bool:
+        """Make deny entry ``rule_number`` deny ``new_cidr`` instead of ``old_cidr`` in one call (no moment
+        without a block), only if it still denies exactly ``old_cidr``; False (nothing changed) otherwise."""
         ...
 
     def remove_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> bool:

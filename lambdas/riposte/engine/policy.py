@@ -58,7 +58,7 @@ def channels(score: Score, actions: tuple[Outcome, ...], config: Config) -> tupl
 
 def decide(event: SecurityEvent, score: Score, config: Config, own: guard.OwnAddresses = ()) -> Plan:
     actions = plan_actions(event, score, config, own)
-    return Plan(event=event, score=score, actions=actions, notify=channels(score, actions, config))
+    return Plan(event=event, score=score, actions=actions, notify=channels(score, actions, config), own=own)
 
 
 def summary(plan: Plan, config: Config) -> str:

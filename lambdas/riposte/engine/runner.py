@@ -38,7 +38,7 @@ def _audit(ports: Ports, plan: Plan, config: Config, now: datetime, *, kind: str
 
 
 def run_actions(plan: Plan, config: Config, ports: Ports, now: datetime) -> tuple[Outcome, ...]:
-    ctx = ActionContext(event=plan.event, config=config, ports=ports, now=now)
+    ctx = ActionContext(event=plan.event, config=config, ports=ports, now=now, score=plan.score.value, own=plan.own)
     outcomes: list[Outcome] = []
     for planned in plan.actions:
         if planned.status is Status.REFUSED:
