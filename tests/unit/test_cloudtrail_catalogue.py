@@ -195,7 +195,8 @@ def test_every_detection_carries_what_a_responder_needs(name: str) -> None:
     if d.burst is not None:
         assert d.burst.threshold >= 2
         assert d.burst.window_seconds >= 60
-        assert "{}" in d.burst.counted
+        assert d.burst.counted
+        assert d.burst.per
 
 
 def test_a_detection_whose_response_contradicts_its_severity_is_refused() -> None:

@@ -278,7 +278,7 @@ def test_a_root_password_guessing_burst_reaches_the_act_threshold() -> None:
         found = context.gather(event, CONFIG, state, 1_000_000 + n)
         score = scoring.score(event, found)
         assert (score.value >= CONFIG.thresholds.act) is (n == len(events) - 1), (n, score)
-    assert any("failed console sign-ins from 185.220.101.47: 5 within 5 min" in why for _, why in found)
+    assert any("failed console sign-ins (source address 185.220.101.47): 5 within 5 min" in why for _, why in found)
 
 
 def test_a_burst_on_a_record_another_detection_already_scores_still_adds_its_weight() -> None:
@@ -301,7 +301,7 @@ def test_one_occurrence_is_low_and_names_the_burst_it_may_become() -> None:
     assert event.native_severity == 2.0
     assert event.severity_note == "CloudTrail detection ec2_password_data_burst (low: one occurrence)"
     assert event.tally is not None
-    assert event.tally.label.startswith("GetPasswordData calls by arn:aws:sts::")
+    assert event.tally.label.startswith("GetPasswordData calls (caller session arn:aws:sts::")
     assert ("instance", "i-0aa11bb22cc33dd44", Role.AFFECTED, False) in parties(event)
 
 
@@ -315,3 +315,16 @@ def test_the_burst_of_refused_calls_from_a_leaked_key_reaches_high() -> None:
     assert event.tally.threshold == 10
     assert str(scoring.score(event, found).severity) == "high"
     assert Party("access_key", "AKIATCD7OLJEJA7RGAH3", Role.COMPROMISED) in event.entities.parties
+
+
+def test_riposte_score_reads_a_cloudtrail_event(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from riposte import cli
+
+    path = tmp_path / "stop_logging.json"
+    path.write_text(json.dumps(case("cloudtrail_stop_logging")))
+    assert cli.main(["score", str(path)]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert (line["source"], line["type"], line["severity"]) == ("cloudtrail", "cloudtrail_stop_logging", "critical")
+    assert line["reasons"] == ["CloudTrail detection cloudtrail_stop_logging (critical): base 90"]
+    assert [n["notifier"] for n in line["notify"]] == ["slack", "pagerduty"]
+    assert line["actions"] == []  # an API caller's address is never blocked in a NACL

@@ -265,3 +265,9 @@ class Record(_M):
             return datetime.fromisoformat(self.event_time.replace("Z", "+00:00")).timestamp()
         except ValueError:
             return None
+
+
+def kms_key(r: Record) -> str:
+    """The KMS key a call acted on: its ARN from ``resources`` when the record carries it, else the key id."""
+    arns = [text(dig(resource, "ARN")) for resource in as_list(r.resources) if isinstance(resource, Mapping)]
+    return next((a for a in arns if a), "") or text(r.param("keyId"))

@@ -112,18 +112,21 @@ def evaluate(r: Record, context: Context) -> list[Fired]:
     return [(d, hit) for _, d in DETECTIONS if (hit := d.evaluate(r, context)) is not None]
 
 
+def _specific(detection: type[Detection]) -> int:
+    """Detections naming their calls outrank catch-alls (root usage, refused calls) of the same severity."""
+    return int(all(listen.event_source != ANY_SOURCE for listen in detection.listens))
+
+
 def _rank(fired: Fired) -> tuple[int, int]:
     detection, hit = fired
-    # One occurrence of a burst is low on its own; detections naming their calls outrank catch-alls.
+    # One occurrence of a burst is low on its own.
     severity = Severity.LOW if detection.burst else detection.severity_of(hit)
-    specific = all(listen.event_source != ANY_SOURCE for listen in detection.listens)
-    return RANK[severity], int(specific)
+    return RANK[severity], _specific(detection)
 
 
 def _burst_rank(fired: Fired) -> tuple[int, int]:
     detection, hit = fired
-    specific = all(listen.event_source != ANY_SOURCE for listen in detection.listens)
-    return RANK[detection.severity_of(hit)], int(specific)
+    return RANK[detection.severity_of(hit)], _specific(detection)
 
 
 def _native(fired: list[Fired]) -> float:
@@ -134,16 +137,17 @@ def _native(fired: list[Fired]) -> float:
 
 
 def _tally(r: Record, fired: list[Fired], native: float) -> Tally | None:
-    bursts = sorted((f for f in fired if f[0].burst), key=_burst_rank, reverse=True)
-    for detection, hit in bursts:
+    """The burst this record is one occurrence of (the most severe, when several count it). Its points bring the
+    score to the burst's severity once the threshold is met, and add at least a little on a record another
+    detection already scores higher."""
+    for detection, hit in sorted((f for f in fired if f[0].burst), key=_burst_rank, reverse=True):
         burst = detection.burst
         key = burst.key(r) if burst else None
-        if burst is None or not key:
-            continue
-        target = native_severity(detection.severity_of(hit), detection.response) * 10
-        points = max(MIN_BURST_POINTS, round(target - math.floor(native * 10 + 1e-9)))
-        label = burst.counted.format(key)
-        return Tally(f"{detection.name}#{key}", burst.window_seconds, burst.threshold, points, label)
+        if burst is not None and key:
+            target = native_severity(detection.severity_of(hit), detection.response) * 10
+            base = math.floor(native * 10 + 1e-9)  # as the scorer floors it
+            points = max(MIN_BURST_POINTS, round(target - base))
+            return Tally(f"{detection.name}#{key}", burst.window_seconds, burst.threshold, points, burst.label(key))
     return None
 
 
@@ -242,15 +246,15 @@ def to_event(r: Record, context: Context) -> SecurityEvent:
     native = _native(fired)
     who = f"by {r.actor or 'an unknown caller'}" + (f" from {r.source_ip_address}" if r.source_ip_address else "")
     if lead is None:
-        kind_of, title, description = f"cloudtrail:{r.event_source}:{r.event_name}", f"{r.event_name} {who}", ""
+        event_type, title, description = f"cloudtrail:{r.event_source}:{r.event_name}", f"{r.event_name} {who}", ""
     else:
-        kind_of, title = lead[0].name, lead[0].title
+        event_type, title = lead[0].name, lead[0].title
         description = "; ".join(h.why for _, h in sorted(fired, key=_rank, reverse=True) if h.why) + f" ({who})"
     return SecurityEvent(
         source=CloudTrailSource.name,
         id=f"cloudtrail:{r.event_id}",
         subject=r.event_id,
-        type=kind_of,
+        type=event_type,
         title=title,
         description=description,
         kind=EventKind.API_CALL,

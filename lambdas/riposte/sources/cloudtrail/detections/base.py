@@ -130,14 +130,18 @@ def any_call(content: Mapping[str, Any]) -> Listen:
 
 @dataclass(frozen=True, slots=True)
 class Burst:
-    """Occurrences to count: per ``key`` of the record (the caller, the source address), within
-    ``window_seconds``; the burst is reached at ``threshold`` occurrences. ``counted`` names them for humans,
-    with ``{}`` for the key."""
+    """Occurrences to count: per ``key`` of the record (the caller, the source address: ``per`` says which),
+    within ``window_seconds``; the burst is reached at ``threshold`` occurrences. ``counted`` names them for
+    humans (a plural noun phrase)."""
+
+    def label(self, key: str) -> str:
+        return f"{self.counted} ({self.per} {key})"
 
     key: Callable[[Record], str | None]
     window_seconds: int
     threshold: int
     counted: str
+    per: str
 
 
 @dataclass(frozen=True, slots=True)

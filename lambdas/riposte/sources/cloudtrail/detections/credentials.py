@@ -40,7 +40,7 @@ def caller(r: Record) -> str | None:
     severity=MEDIUM,
     listens=(calls(EC2, "GetPasswordData", read_only=True),),
     outcome=Outcome.ANY,
-    burst=Burst(caller, window_seconds=600, threshold=5, counted="GetPasswordData calls by {}"),
+    burst=Burst(caller, window_seconds=600, threshold=5, counted="GetPasswordData calls", per="caller session"),
     rationale=(
         "Retrieving the encrypted administrator password of many instances in a few minutes is credential "
         "harvesting; high when the calls are being refused (someone trying their luck)."
@@ -73,7 +73,7 @@ def ec2_password_data_burst(r: Record, ctx: Context) -> Hit | None:
     title="Burst of secret retrievals",
     severity=HIGH,
     listens=(calls(SECRETSMANAGER, "GetSecretValue", "BatchGetSecretValue", read_only=True),),
-    burst=Burst(caller, window_seconds=600, threshold=10, counted="secret retrievals by {}"),
+    burst=Burst(caller, window_seconds=600, threshold=10, counted="secret retrievals", per="caller session"),
     rationale=(
         "Ten or more secret retrievals by one caller within ten minutes looks like dumping the store (what Stratus "
         "and real intrusions do after enumerating it)."
@@ -101,7 +101,7 @@ def secrets_value_burst(r: Record, ctx: Context) -> Hit | None:
     title="Burst of decrypted parameter reads",
     severity=MEDIUM,
     listens=(calls(SSM, "GetParameter", "GetParameters", "GetParametersByPath", read_only=True),),
-    burst=Burst(caller, window_seconds=600, threshold=10, counted="decrypting parameter reads by {}"),
+    burst=Burst(caller, window_seconds=600, threshold=10, counted="decrypting parameter reads", per="caller session"),
     rationale=(
         "Ten or more decrypting reads of SecureString parameters by one caller within ten minutes is harvesting "
         "the configuration's secrets; reads without decryption do not count."
@@ -130,7 +130,7 @@ def ssm_securestring_burst(r: Record, ctx: Context) -> Hit | None:
     severity=MEDIUM,
     listens=(any_call(DENIED),),
     outcome=Outcome.DENIED,
-    burst=Burst(caller, window_seconds=300, threshold=10, counted="refused calls by {}"),
+    burst=Burst(caller, window_seconds=300, threshold=10, counted="refused calls", per="caller session"),
     rationale=(
         "Ten or more refused calls by one caller within five minutes is someone mapping what stolen credentials "
         "can do; high for a long-term access key used from outside the corporate networks."

@@ -35,6 +35,7 @@ from riposte.sources.cloudtrail.record import (
     flag,
     function_name,
     items,
+    kms_key,
     text,
 )
 
@@ -518,11 +519,6 @@ def ecr_repository_policy_public(r: Record, ctx: Context) -> Hit | None:
     )
 
 
-def _key(r: Record) -> str:
-    arns = [text(dig(res, "ARN")) for res in as_list(r.resources) if isinstance(res, Mapping)]
-    return next((a for a in arns if a), "") or text(r.param("keyId"))
-
-
 @detection(
     id="kms_key_policy_opened",
     title="KMS key policy opened to everyone or an unknown account",
@@ -547,7 +543,7 @@ def _key(r: Record) -> str:
 )
 def kms_key_policy_opened(r: Record, ctx: Context) -> Hit | None:
     document = r.param_document("policy")
-    key = _key(r)
+    key = kms_key(r)
     if any(policy.is_public(s) for s in policy.statements(document)):
         return Hit(f"key {key} usable by anyone", severity=CRITICAL, facts=facts(("Key", key)))
     accounts = policy.foreign_accounts(document, lambda a: ctx.trusted(a, r))

@@ -20,15 +20,9 @@ from riposte.sources.cloudtrail.detections.base import (
     detection,
     facts,
 )
-from riposte.sources.cloudtrail.record import Record, as_list, dig, text
+from riposte.sources.cloudtrail.record import Record, kms_key, text
 
 SHORTEST_DELETION_WINDOW_DAYS = 7
-
-
-def key_of(r: Record) -> str:
-    """The key's ARN when the record carries it, else the key id as given."""
-    arns = [text(dig(resource, "ARN")) for resource in as_list(r.resources) if isinstance(resource, Mapping)]
-    return next((a for a in arns if a), "") or text(r.param("keyId"))
 
 
 @detection(
@@ -54,7 +48,7 @@ def key_of(r: Record) -> str:
     benign="Enabling a key never fires.",
 )
 def kms_key_disabled(r: Record, ctx: Context) -> Hit | None:
-    key = key_of(r)
+    key = kms_key(r)
     return Hit(f"key {key} disabled", facts=facts(("Key", key)))
 
 
@@ -85,7 +79,7 @@ def kms_key_scheduled_deletion(r: Record, ctx: Context) -> Hit | None:
         days = int(r.param("pendingWindowInDays") or 30)  # AWS's default waiting period is 30 days
     except (TypeError, ValueError):
         days = 30
-    key = key_of(r)
+    key = kms_key(r)
     return Hit(
         f"key {key} scheduled for deletion in {days} days",
         severity=CRITICAL if days <= SHORTEST_DELETION_WINDOW_DAYS else HIGH,

@@ -5,9 +5,8 @@ Roles Anywhere trust anchors, federation tokens and Lambda layers from unknown a
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from riposte.core.model import Severity
+from riposte.core.model import Party, Severity
 from riposte.sources.cloudtrail import policy
 from riposte.sources.cloudtrail.detections.base import (
     CRITICAL,
@@ -15,7 +14,6 @@ from riposte.sources.cloudtrail.detections.base import (
     IAM,
     LAMBDA,
     MEDIUM,
-    RANK,
     ROLESANYWHERE,
     STS,
     Burst,
@@ -44,7 +42,7 @@ def target(r: Record) -> tuple[str, str]:
     return "", ""
 
 
-def _target_parties(r: Record) -> tuple[Any, ...]:
+def _target_parties(r: Record) -> tuple[Party, ...]:
     kind, name = target(r)
     return affected("principal", f"{kind}/{name}") if name else ()
 
@@ -226,23 +224,18 @@ _TRUST_LIMITS = policy.RESTRICTING_KEYS | {"sts:externalid"}
 )
 def iam_role_trust_policy_opened(r: Record, ctx: Context) -> Hit | None:
     document = r.param_document("policyDocument") or r.param_document("assumeRolePolicyDocument")
-    role = text(r.param("roleName"))
-    severity: Severity | None = None
-    for statement in policy.statements(document):
-        if not policy.allows(statement) or not policy.grants(statement, *_ASSUME):
-            continue
-        if "*" in policy.aws_principals(statement):
-            found = HIGH if policy.restricted(statement, _TRUST_LIMITS) else CRITICAL
-            severity = found if severity is None or RANK[found] > RANK[severity] else severity
-    accounts = policy.foreign_accounts(
-        {"Statement": [s for s in policy.statements(document) if policy.grants(s, *_ASSUME)]},
-        lambda account: ctx.trusted(account, r),
-    )
-    if accounts and severity is None:
-        severity = HIGH
-    if severity is None:
+    trusts = [s for s in policy.statements(document) if policy.allows(s) and policy.grants(s, *_ASSUME)]
+    anyone = [s for s in trusts if "*" in policy.aws_principals(s)]
+    accounts = policy.foreign_accounts({"Statement": trusts}, lambda account: ctx.trusted(account, r))
+    if anyone:
+        # A condition naming an external id, an organization or an account narrows "anyone" somewhat.
+        limited = all(policy.restricted(s, _TRUST_LIMITS) for s in anyone)
+        severity, who = (HIGH, "anyone meeting a condition") if limited else (CRITICAL, "anyone")
+    elif accounts:
+        severity, who = HIGH, f"account(s) {', '.join(accounts)}"
+    else:
         return None
-    who = "anyone" if severity is CRITICAL or not accounts else f"account(s) {', '.join(accounts)}"
+    role = text(r.param("roleName"))
     role_arn = text(dig(r.response, "role", "arn"))
     return Hit(
         f"role {role} may now be assumed by {who}",
@@ -324,7 +317,13 @@ def _new_user(r: Record) -> str | None:
     title="New IAM user given a console password",
     severity=MEDIUM,
     listens=(calls(IAM, "CreateUser", "CreateLoginProfile"),),
-    burst=Burst(_new_user, window_seconds=3600, threshold=2, counted="new user {} created and given a password"),
+    burst=Burst(
+        _new_user,
+        window_seconds=3600,
+        threshold=2,
+        counted="steps creating a console user (CreateUser, CreateLoginProfile)",
+        per="new user",
+    ),
     rationale=(
         "A user created and given a console password within the hour is an interactive account made to last; high "
         "when the calls come from outside the corporate networks or from a long-term access key."

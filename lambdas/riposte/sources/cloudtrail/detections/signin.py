@@ -55,7 +55,13 @@ def _source_address(r: Record) -> str | None:
     severity=MEDIUM,
     listens=(sign_in(),),
     outcome=Outcome.ANY,
-    burst=Burst(_source_address, window_seconds=300, threshold=5, counted="failed console sign-ins from {}"),
+    burst=Burst(
+        _source_address,
+        window_seconds=300,
+        threshold=5,
+        counted="failed console sign-ins",
+        per="source address",
+    ),
     rationale=(
         "Five or more failed sign-ins from one address within five minutes is password guessing or spraying; high "
         "when the target is the root user. A later success from the same address does not cancel it."
