@@ -1,7 +1,8 @@
 """The Riposte stack, composed of one construct per concern:
 
-    GuardDuty detector -> Ingest (EventBridge rules -> SQS + DLQ) -> Responder (Lambda) -> NACLs, StateTable,
-    NotifierSecrets (Slack, PagerDuty), all encrypted by EncryptionKey; Alarms watch what must not go unnoticed.
+    GuardDuty detector, CloudTrail Trail -> Ingest (EventBridge rules -> SQS + DLQ) -> Responder (Lambda) -> NACLs,
+    StateTable, NotifierSecrets (Slack, PagerDuty), all encrypted by EncryptionKey (the trail has a key of its own);
+    Alarms watch what must not go unnoticed.
 
 Runtime code: ``lambdas/riposte`` (handler names in ``riposte.handlers.environment``). Every acknowledgment of
 a cdk-nag finding says why.
@@ -20,6 +21,7 @@ from stacks.constructs.key import EncryptionKey
 from stacks.constructs.responder import Responder
 from stacks.constructs.secrets import NotifierSecrets
 from stacks.constructs.state import StateTable
+from stacks.constructs.trail import Trail
 
 
 class RiposteStack(Stack):
@@ -28,6 +30,8 @@ class RiposteStack(Stack):
         self.config = config
         if config.guardduty.create_detector:
             guardduty.CfnDetector(self, "Detector", enable=True, finding_publishing_frequency="FIFTEEN_MINUTES")
+        # EventBridge sees CloudTrail's API events only while a trail logs them: ours, or an existing one.
+        self.trail = Trail(self, "Trail", config=config) if config.cloudtrail.create_trail else None
 
         self.key = EncryptionKey(self, "Encryption").key
         self.ingest = Ingest(self, "Ingest", key=self.key)

@@ -16,10 +16,10 @@ from aws_cdk.assertions import Match, Template
 
 import app as cdk_app
 from riposte.actions import ACTIONS
+from riposte.adapters.aws.own import DISCOVERY_CALLS
 from riposte.core import config as cfg
 from riposte.engine import setup
 from riposte.handlers.environment import RESPONDER_HANDLER as HANDLER
-from riposte.adapters.aws.own import DISCOVERY_CALLS
 from riposte.notifiers import NOTIFIERS
 from stacks.constructs.legacy import LOGICAL_IDS
 from stacks.names import MAX_RECEIVE_COUNT, POWERTOOLS_VERSION, STATE_TABLE_CALLS

@@ -166,6 +166,51 @@ class Alarms(_Frozen):
     email: Annotated[str, Field(pattern=r"^([^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63})?$")] = ""
 
 
+# The retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+class CloudTrail(_Frozen):
+    """The trail Riposte deploys. EventBridge receives CloudTrail's API events only while some trail logs them:
+    set ``create_trail = false`` where an existing or organization trail already logs management events."""
+
+    create_trail: bool = True
+    # The trail's CloudWatch Logs copy, and the log files in S3 (objects and their noncurrent versions).
+    log_retention_days: int = 365
+    bucket_retention_days: Annotated[int, Field(ge=90, le=36500)] = 365
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _log_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+            raise ValueError(f"must be one of CloudWatch Logs' retention periods ({allowed}), got {value}")
+        return value
+
+
 class LambdaSettings(_Frozen):
     # Empty: the Powertools layer is resolved at deploy time from the AWS-published SSM parameter of the
     # pinned version. Set an ARN here when that parameter is missing in your region.
@@ -186,6 +231,7 @@ class Config(_Frozen):
     secrets: dict[str, SecretName] = Field(default_factory=dict)
     guardduty: GuardDuty = GuardDuty()
     alarms: Alarms = Alarms()
+    cloudtrail: CloudTrail = CloudTrail()
     # "lambda" is a Python keyword, hence the alias.
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
 
