@@ -136,8 +136,8 @@ def test_dry_run_without_targets_gets_no_nacl_write_permission(default: Any) -> 
     granted = {a for s in statements for a in actions_of(s)}
     assert "ec2:DescribeNetworkAcls" in granted
     assert "ec2:CreateNetworkAclEntry" not in granted
-    (role,) = template(default).find_resources("AWS::IAM::Role").values()
-    assert "ManagedPolicyArns" not in role["Properties"]  # no AWSLambdaBasicExecutionRole: logs are scoped
+    for role in template(default).find_resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]  # no AWSLambdaBasicExecutionRole: logs are scoped
 
 
 def test_nacl_writes_reach_only_the_configured_acls_and_vpcs(enforce: Any) -> None:
