@@ -2,6 +2,7 @@
 
     GuardDuty detector -> Ingest (EventBridge rules -> SQS + DLQ) -> Responder (Lambda) -> NACLs, StateTable,
     NotifierSecrets (Slack, PagerDuty), all encrypted by EncryptionKey; Alarms watch what must not go unnoticed.
+    Webhooks (when ``webhooks.enabled``): API Gateway + WAF -> webhook Lambda -> its own queue + DLQ.
 
 Runtime code: ``lambdas/riposte`` (handler names in ``riposte.handlers.environment``). Every acknowledgment of
 a cdk-nag finding says why.
@@ -20,6 +21,7 @@ from stacks.constructs.key import EncryptionKey
 from stacks.constructs.responder import Responder
 from stacks.constructs.secrets import NotifierSecrets
 from stacks.constructs.state import StateTable
+from stacks.constructs.webhooks import Webhooks
 
 
 class RiposteStack(Stack):
@@ -43,3 +45,5 @@ class RiposteStack(Stack):
             secrets=list(self.secrets.secrets.values()),
         )
         self.alarms = Alarms(self, "Alarms", dlq=self.ingest.dlq)
+        # A public endpoint: deployed only when asked for.
+        self.webhooks = Webhooks(self, "Webhooks", config=config, key=self.key) if config.webhooks.enabled else None
