@@ -3,6 +3,7 @@
     GuardDuty detector, CloudTrail Trail -> Ingest (EventBridge rules -> SQS + DLQ) -> Responder (Lambda) -> NACLs,
     StateTable, NotifierSecrets (Slack, PagerDuty), all encrypted by EncryptionKey (the trail has a key of its own);
     Alarms watch what must not go unnoticed.
+    Webhooks (when ``webhooks.enabled``): API Gateway + WAF -> webhook Lambda -> its own queue + DLQ.
 
 Runtime code: ``lambdas/riposte`` (handler names in ``riposte.handlers.environment``). Every acknowledgment of
 a cdk-nag finding says why.
@@ -22,6 +23,7 @@ from stacks.constructs.responder import Responder
 from stacks.constructs.secrets import NotifierSecrets
 from stacks.constructs.state import StateTable
 from stacks.constructs.trail import Trail
+from stacks.constructs.webhooks import Webhooks
 
 
 class RiposteStack(Stack):
@@ -37,6 +39,8 @@ class RiposteStack(Stack):
         self.ingest = Ingest(self, "Ingest", key=self.key)
         self.state = StateTable(self, "StateTable", key=self.key)
         self.secrets = NotifierSecrets(self, "Secrets", config=config, key=self.key)
+        # A public endpoint: deployed only when asked for. Its queue is the responder's second source.
+        self.webhooks = Webhooks(self, "Webhooks", config=config, key=self.key) if config.webhooks.enabled else None
         self.responder = Responder(
             self,
             "Responder",
@@ -45,5 +49,7 @@ class RiposteStack(Stack):
             queue=self.ingest.queue,
             table=self.state.table,
             secrets=list(self.secrets.secrets.values()),
+            webhook_queue=self.webhooks.queue if self.webhooks else None,
         )
-        self.alarms = Alarms(self, "Alarms", config=config, key=self.key, dlqs=[self.ingest.dlq])
+        dlqs = [self.ingest.dlq] + ([self.webhooks.dlq] if self.webhooks else [])
+        self.alarms = Alarms(self, "Alarms", config=config, key=self.key, dlqs=dlqs)

@@ -43,6 +43,7 @@ class Responder(Construct):
         queue: sqs.IQueue,
         table: dynamodb.ITable,
         secrets: list[secretsmanager.ISecret],
+        webhook_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -90,17 +91,19 @@ class Responder(Construct):
                 "POWERTOOLS_SERVICE_NAME": "riposte",
                 "POWERTOOLS_METRICS_NAMESPACE": "Riposte",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                **({environment.WEBHOOK_QUEUE_ARN: webhook_queue.queue_arn} if webhook_queue else {}),
             },
         )
-        self.function.add_event_source(
-            event_sources.SqsEventSource(
-                queue,
-                batch_size=10,
-                max_batching_window=Duration.seconds(5),
-                report_batch_item_failures=True,
-                max_concurrency=2,
+        for source in [queue] + ([webhook_queue] if webhook_queue else []):
+            self.function.add_event_source(
+                event_sources.SqsEventSource(
+                    source,
+                    batch_size=10,
+                    max_batching_window=Duration.seconds(5),
+                    report_batch_item_failures=True,
+                    max_concurrency=2,
+                )
             )
-        )
         # Exactly the calls riposte.adapters.aws.dynamodb makes (no Scan, BatchWrite or stream reads).
         table.grant(self.function, *STATE_TABLE_CALLS)
         key.grant_encrypt_decrypt(self.function)

@@ -211,6 +211,66 @@ class CloudTrail(_Frozen):
         return value
 
 
+WebhookSeverity = Literal["low", "medium", "high", "critical"]
+FieldName = Annotated[str, Field(pattern=r"^@?[A-Za-z0-9_.-]{1,64}$")]
+SnsTopicArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")]
+RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")]
+
+
+class Webhooks(_Frozen):
+    """The webhook front door (``POST /webhooks/{tool}``): off unless enabled, since it is a public endpoint.
+    Tool names and field-name conflicts are checked by the webhooks source (``riposte.sources.webhooks``)."""
+
+    enabled: bool = False
+    tools: tuple[str, ...] = ("alertmanager", "datadog", "generic", "grafana", "sns", "sumologic")
+    # Fields, labels, tags and dimensions whose values are attacker addresses (matched ignoring case, "_", "-",
+    # "." and a leading "@"). Fields naming our own hosts are never read as attackers.
+    address_fields: tuple[FieldName, ...] = (
+        "src_ip",
+        "source_ip",
+        "srcaddr",
+        "srcAddr",
+        "client_ip",
+        "remote_ip",
+        "ip",
+    )
+    host_fields: tuple[FieldName, ...] = (
+        "instance",
+        "host",
+        "hostname",
+        "_sourcehost",
+        "dest_ip",
+        "dst_ip",
+        "destination_ip",
+        "dstaddr",
+        "instanceid",
+        "instance_id",
+    )
+    # A CIDR broader than these prefixes is refused (400): one request must not deny a whole provider.
+    min_prefix_ipv4: Annotated[int, Field(ge=8, le=32)] = 24
+    min_prefix_ipv6: Annotated[int, Field(ge=16, le=128)] = 48
+    max_addresses: Annotated[int, Field(ge=1, le=1000)] = 100
+    # Severity of an alert that states none (a CloudWatch alarm, a scheduled search, an unlabelled rule).
+    default_severity: WebhookSeverity = "medium"
+    # SNS: only notifications and subscription confirmations of these topics are accepted.
+    sns_topic_arns: tuple[SnsTopicArn, ...] = ()
+    # Secrets Manager: one secret per tool, "<prefix><tool>", holding {"token": ..., "hmac_secret": ...}.
+    secret_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,400}$")] = "riposte/webhooks/"  # noqa: S105 - a name
+    # Edge limits: API Gateway stage throttling (steady requests per second, burst) and the WAF rate rule
+    # (requests per source address per 5 minutes).
+    throttle_rate: Annotated[float, Field(gt=0, le=10000)] = 20
+    throttle_burst: Annotated[int, Field(ge=1, le=5000)] = 40
+    waf_rate_limit: Annotated[int, Field(ge=100, le=2_000_000_000)] = 1000
+    # Roles that may also send to the webhook queue (say, to redrive its dead-letter queue); nobody else can.
+    redrive_role_arns: tuple[RoleArn, ...] = ()
+
+    @model_validator(mode="after")
+    def _burst_covers_rate(self) -> Self:
+        if self.throttle_burst < self.throttle_rate:
+            raise ValueError(f"throttle_burst ({self.throttle_burst}) must be >= throttle_rate ({self.throttle_rate})")
+        return self
+
+
 class LambdaSettings(_Frozen):
     # Empty: the Powertools layer is resolved at deploy time from the AWS-published SSM parameter of the
     # pinned version. Set an ARN here when that parameter is missing in your region.
@@ -232,6 +292,7 @@ class Config(_Frozen):
     guardduty: GuardDuty = GuardDuty()
     alarms: Alarms = Alarms()
     cloudtrail: CloudTrail = CloudTrail()
+    webhooks: Webhooks = Webhooks()
     # "lambda" is a Python keyword, hence the alias.
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
 

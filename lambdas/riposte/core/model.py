@@ -53,7 +53,9 @@ SIGNAL_ALREADY_BLOCKED = "already_blocked"
 # Scored at most low, with the reason, and never acted on.
 SIGNAL_SAMPLE = "sample"
 SIGNAL_ARCHIVED = "archived"
-NO_ACTION_SIGNALS = frozenset({SIGNAL_SAMPLE, SIGNAL_ARCHIVED})
+# The source says the activity is over (an alert resolved, recovered, OK): never acted on; its incident closes.
+SIGNAL_RESOLVED = "resolved"
+NO_ACTION_SIGNALS = frozenset({SIGNAL_SAMPLE, SIGNAL_ARCHIVED, SIGNAL_RESOLVED})
 
 
 class Role(StrEnum):

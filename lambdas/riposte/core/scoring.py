@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from riposte.core.model import (
     SIGNAL_ALREADY_BLOCKED,
     SIGNAL_ARCHIVED,
+    SIGNAL_RESOLVED,
     SIGNAL_SAMPLE,
     SIGNAL_THREAT_INTEL,
     Score,
@@ -57,7 +58,11 @@ MODIFIERS: tuple[Modifier, ...] = (_threat_intel, _repeated, _already_blocked)
 
 # Scores of events that are not live activity stop here: low at most, never acted on.
 NOT_LIVE_CAP = 30
-NOT_LIVE = ((SIGNAL_SAMPLE, "a sample, not live activity"), (SIGNAL_ARCHIVED, "archived by a person"))
+NOT_LIVE = (
+    (SIGNAL_SAMPLE, "a sample, not live activity"),
+    (SIGNAL_ARCHIVED, "archived by a person"),
+    (SIGNAL_RESOLVED, "resolved by its source"),
+)
 
 
 def score(event: SecurityEvent, context: Sequence[tuple[int, str]] = ()) -> Score:

@@ -18,12 +18,21 @@ TABLE = "RIPOSTE_TABLE"  # the state table's name
 
 RESPONDER_HANDLER = "riposte.handlers.responder.handler"
 
+WEBHOOKS_HANDLER = "riposte.handlers.webhooks.handler"
+WEBHOOK_QUEUE_URL = "RIPOSTE_WEBHOOK_QUEUE_URL"  # the dedicated queue the webhook function sends events to
+
+
+# The webhook queue's ARN: the responder trusts webhook events only from records of that queue (the record's
+# eventSourceARN is set by Lambda's poller, not by whoever sent the message).
+WEBHOOK_QUEUE_ARN = "RIPOSTE_WEBHOOK_QUEUE_ARN"
+
 
 class ResponderEnvironment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     config: str = Field(alias=CONFIG, min_length=2)
     table: str = Field(alias=TABLE, min_length=3)
+    webhook_queue_arn: str = Field(default="", alias=WEBHOOK_QUEUE_ARN, pattern=r"^(arn:aws[a-z-]*:sqs:\S+)?$")
 
 
 def read_responder(environ: Mapping[str, str]) -> ResponderEnvironment:
@@ -33,3 +42,19 @@ def read_responder(environ: Mapping[str, str]) -> ResponderEnvironment:
     except ValidationError as error:
         names = ", ".join(str(e["loc"][0]) for e in error.errors())
         raise ValueError(f"{names} is not set (or empty)") from None
+
+
+class WebhooksEnvironment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    config: str = Field(alias=CONFIG, min_length=2)
+    queue_url: str = Field(alias=WEBHOOK_QUEUE_URL, pattern=r"^https?://\S+$")
+
+
+def read_webhooks(environ: Mapping[str, str]) -> WebhooksEnvironment:
+    """The webhook function's settings; a missing variable is a ``ValueError`` naming it."""
+    try:
+        return WebhooksEnvironment.model_validate(dict(environ))
+    except ValidationError as error:
+        names = ", ".join(str(e["loc"][0]) for e in error.errors())
+        raise ValueError(f"{names} is not set (or invalid)") from None

@@ -20,11 +20,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from riposte import sources
 from riposte.core import config as cfg
-from riposte.core.model import Result, Status
+from riposte.core.model import Result, SecurityEvent, Status
 from riposte.engine import context, pipeline, runner, setup
 from riposte.handlers import environment
 from riposte.runtime import Runtime, build
-from riposte.sources import InputError, envelopes
+from riposte.sources import InputError, envelopes, webhooks
 
 logger = Logger(service="riposte")
 metrics = Metrics(namespace="Riposte", service="responder")
@@ -38,13 +38,28 @@ class RetryableFailureError(Exception):
 
 
 @functools.cache
-def runtime() -> Runtime:
-    """Configuration and clients, validated and built once per container."""
+def settings() -> environment.ResponderEnvironment:
     try:
-        env = environment.read_responder(os.environ)
+        return environment.read_responder(os.environ)
     except ValueError as error:
         raise cfg.ConfigError(str(error)) from None
+
+
+@functools.cache
+def runtime() -> Runtime:
+    """Configuration and clients, validated and built once per container."""
+    env = settings()
     return build(setup.from_json(env.config, environment.CONFIG), table_name=env.table)
+
+
+def decode(record: SQSRecord) -> list[SecurityEvent]:
+    """The events one record carries. Which queue it came from decides what it may hold: the webhook queue (only
+    the webhook function may send to it) carries webhook events; the ingest queue only EventBridge events whose
+    source AWS itself sets."""
+    webhook_queue = settings().webhook_queue_arn
+    if webhook_queue and record.event_source_arn == webhook_queue:
+        return webhooks.from_queue_message(record.body)
+    return [sources.from_eventbridge(envelopes.json_object(record.body, "message body"))]
 
 
 def _count(result: Result) -> None:
@@ -54,10 +69,9 @@ def _count(result: Result) -> None:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
-def record_handler(record: SQSRecord) -> dict[str, Any]:
-    rt = runtime()
+def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     try:
-        event = sources.from_eventbridge(envelopes.json_object(record.body, "message body"))
+        events = decode(record)
     except InputError as error:
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
         logger.error(
@@ -66,6 +80,14 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
             error=str(error),
         )
         raise
+    summaries = [process(event) for event in events]
+    if failed := [s for s in summaries if s["retryable"]]:
+        raise RetryableFailureError("; ".join(f"{s['event_id']}: retryable failure in {s['failed']}" for s in failed))
+    return summaries
+
+
+def process(event: SecurityEvent) -> dict[str, Any]:
+    rt = runtime()
     now = datetime.now(UTC)
     # The account's own addresses are never blocked; when they cannot be read the record fails and is retried.
     own = rt.own()
@@ -81,10 +103,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         "notify": [o.as_notify_dict() for o in result.notifications],
     }
     logger.info("event processed", extra=summary)
-    if result.retryable:
-        failed = [o.name for o in (*result.actions, *result.notifications) if o.status is Status.FAILED]
-        raise RetryableFailureError(f"{plan.event.id}: retryable failure in {', '.join(failed)}")
-    return summary
+    failed = [o.name for o in (*result.actions, *result.notifications) if o.status is Status.FAILED]
+    return {**summary, "retryable": result.retryable, "failed": ", ".join(failed)}
 
 
 @metrics.log_metrics
