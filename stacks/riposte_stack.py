@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_guardduty as guardduty
+from aws_cdk.aws_sqs import IQueue
 from constructs import Construct
 
 from riposte.core.config import Config
@@ -51,5 +52,7 @@ class RiposteStack(Stack):
             secrets=list(self.secrets.secrets.values()),
             webhook_queue=self.webhooks.queue if self.webhooks else None,
         )
-        dlqs = [self.ingest.dlq] + ([self.webhooks.dlq] if self.webhooks else [])
+        dlqs: dict[str, IQueue] = {"events": self.ingest.dlq}
+        if self.webhooks:
+            dlqs["webhook alerts"] = self.webhooks.dlq
         self.alarms = Alarms(self, "Alarms", config=config, key=self.key, dlqs=dlqs)

@@ -19,7 +19,13 @@ from riposte.core.config import Config
 
 class Alarms(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: Config, key: kms.IKey, dlqs: list[sqs.IQueue]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: Config,
+        key: kms.IKey,
+        dlqs: dict[str, sqs.IQueue],
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
@@ -40,11 +46,12 @@ class Alarms(Construct):
         if config.alarms.email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarms.email))
         self.alarms: list[cloudwatch.Alarm] = []
-        for index, dlq in enumerate(dlqs):
+        # dlqs: what each dead-letter queue holds ("events", "webhook alerts") -> the queue.
+        for index, (what, dlq) in enumerate(dlqs.items()):
             alarm = cloudwatch.Alarm(
                 self,
                 "DlqNotEmpty" if index == 0 else f"DlqNotEmpty{index}",
-                alarm_description="Riposte could not process some events; inspect and redrive the dead-letter queue",
+                alarm_description=f"Riposte could not process some {what}; inspect and redrive the dead-letter queue",
                 metric=dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
                 threshold=0,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

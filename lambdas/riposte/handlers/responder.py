@@ -37,7 +37,6 @@ class RetryableFailureError(Exception):
     """Some action or notification failed and may succeed on a retry of the same message."""
 
 
-@functools.cache
 def settings() -> environment.ResponderEnvironment:
     try:
         return environment.read_responder(os.environ)
