@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """CDK app. Configuration: context ``riposte:config`` (cdk.json: riposte.toml), falling back to the commented
-example; a bad value fails synth with the field named. cdk-nag's AwsSolutions checks run on every synth."""
+example; a bad value fails synth with the field named. cdk-nag's AwsSolutions checks run on every synth.
+
+With context ``riposte:member`` (``-c riposte:member=true``) it synthesizes the member stack instead: the role
+the responder assumes in each member account (docs/organizations.md)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from riposte.core import config as cfg
 from riposte.engine import setup
+from stacks.member_stack import MemberStack
 from stacks.riposte_stack import RiposteStack
 
 ROOT = Path(__file__).resolve().parent
@@ -48,9 +52,28 @@ def build(app: cdk.App | None = None, config: cfg.Config | None = None) -> tuple
     return app, stack
 
 
+def build_member(app: cdk.App | None = None, config: cfg.Config | None = None) -> tuple[cdk.App, MemberStack]:
+    app = app or cdk.App()
+    config = setup.check(config) if config is not None else resolve_config(app)
+    stack = MemberStack(
+        app,
+        "RiposteMember",
+        config=config,
+        description="Riposte member: the role the central responder assumes to act in this account",
+        env=cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
+    )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app, stack
+
+
+def wants_member(app: cdk.App) -> bool:
+    return str(app.node.try_get_context("riposte:member") or "").lower() in ("1", "true", "yes")
+
+
 if __name__ == "__main__":
     try:
-        application, _ = build()
+        root = cdk.App()
+        application, _ = build_member(root) if wants_member(root) else build(root)
     except cfg.ConfigError as error:
         sys.exit(f"riposte: {error}")
     application.synth()

@@ -9,9 +9,13 @@ from typing import Any
 import boto3
 
 from riposte.actions import Ports
+from riposte.actions.accounts import RecordsPort
 from riposte.adapters.aws.dynamodb import DynamoState
 from riposte.adapters.aws.ec2 import Ec2Nacls
 from riposte.adapters.aws.own import OwnAddressBook
+from riposte.adapters.aws.records import DynamoRecords
+from riposte.adapters.aws.sessions import AccountSessions, AwsAccounts
+from riposte.adapters.fakes import MemoryRecords
 from riposte.adapters.http import HttpTransport
 from riposte.adapters.memory import MemoryState
 from riposte.core.config import Config
@@ -46,7 +50,12 @@ def _secret_reader(client: Any, name: str) -> CredentialProvider:
 def build(config: Config, *, table_name: str | None, session: boto3.session.Session | None = None) -> Runtime:
     session = session or boto3.session.Session()
     ec2 = session.client("ec2")
-    state: StatePort = DynamoState(session.resource("dynamodb").Table(table_name)) if table_name else MemoryState()
+    table = session.resource("dynamodb").Table(table_name) if table_name else None
+    state: StatePort = DynamoState(table) if table is not None else MemoryState()
+    records: RecordsPort = DynamoRecords(table) if table is not None else MemoryRecords()
+    # Per account and region, through the member role outside the responder's own account; nothing is asked of
+    # STS until an action needs an account.
+    accounts = AwsAccounts(AccountSessions(session, config.organization))
     nacls = Ec2Nacls(ec2, network_acl_ids=config.nacl.network_acl_ids, vpc_ids=config.nacl.vpc_ids)
     transport = HttpTransport()
     secrets = session.client("secretsmanager")
@@ -55,4 +64,5 @@ def build(config: Config, *, table_name: str | None, session: boto3.session.Sess
         for name, cls in NOTIFIERS
     }
     book = OwnAddressBook(ec2, vpc_ids=config.nacl.vpc_ids, network_acl_ids=config.nacl.network_acl_ids)
-    return Runtime(config=config, ports=Ports(nacl=nacls, state=state), notifiers=notifiers, own=book.addresses)
+    ports = Ports(nacl=nacls, state=state, accounts=accounts, records=records)
+    return Runtime(config=config, ports=ports, notifiers=notifiers, own=book.addresses)

@@ -15,7 +15,7 @@ import json
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,7 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -43,6 +44,12 @@ class ConfigError(ValueError):
 class Mode(StrEnum):
     DRY_RUN = "dry_run"
     ENFORCE = "enforce"
+    # A person approves each action first. Until notifications carry approval buttons it behaves as dry-run.
+    APPROVE = "approve"
+
+
+# From most to least careful: a per-action mode can only make that action more careful than ``mode``.
+CAUTION = (Mode.DRY_RUN, Mode.APPROVE, Mode.ENFORCE)
 
 
 class _Frozen(BaseModel):
@@ -271,6 +278,84 @@ class Webhooks(_Frozen):
         return self
 
 
+InstanceId = Annotated[str, Field(pattern=r"^i-[0-9a-f]{8,17}$")]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+PrincipalPattern = Annotated[str, Field(min_length=1, max_length=2048)]
+TagKey = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Isolation(_Frozen):
+    """isolate_instance: which instances are never isolated, and what isolation includes."""
+
+    # Instances carrying any of these tags (key = value, compared exactly) are never isolated.
+    exempt_tags: dict[TagKey, Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=lambda: {"riposte:exempt": "true"}
+    )
+    exempt_instances: tuple[InstanceId, ...] = ()
+    # EBS snapshots of every attached volume, for forensics, taken once per event.
+    snapshot_volumes: bool = True
+    # The rule-less security group put on every network interface, one per VPC (created on demand, tagged).
+    quarantine_group_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$")] = (
+        "riposte-quarantine"
+    )
+
+
+class Credentials(_Frozen):
+    """disable_access_key: principals whose keys and sessions Riposte must never touch."""
+
+    # Break-glass principals: IAM user or role names, or ARNs, shell-style patterns ("breakglass-*",
+    # "arn:aws:iam::*:role/Admin*"). An access key is matched by its owner, a role by its name and ARN.
+    break_glass: tuple[PrincipalPattern, ...] = ()
+    # Revoke the sessions of a role (or user) whose temporary credentials were stolen, with an inline deny. It
+    # needs iam:PutRolePolicy on the account's roles, which is as strong as IAM admin in the wrong hands: set
+    # false to only ever switch long-term keys off.
+    revoke_sessions: bool = True
+
+
+HealControl = Literal[
+    "trail_logging",
+    "guardduty_detector",
+    "admin_port_ingress",
+    "bucket_public_access_block",
+    "account_public_access_block",
+    "ebs_default_encryption",
+    "kms_key_deletion",
+]
+HEAL_CONTROLS: tuple[HealControl, ...] = get_args(HealControl)
+# Ports where a rule open to the whole internet is never fine (remote admin, databases, caches, Docker, ...).
+ADMIN_PORTS = (22, 23, 445, 1433, 1521, 2375, 2376, 3306, 3389, 5432, 5601, 5900, 6379, 9200, 9300, 11211, 27017)
+
+
+class Heal(_Frozen):
+    """heal: the security controls Riposte switches back on when a detection says they were switched off."""
+
+    controls: tuple[HealControl, ...] = HEAL_CONTROLS
+    # admin_port_ingress revokes a world-open ingress rule only if its port range covers one of these.
+    admin_ports: tuple[Annotated[int, Field(ge=0, le=65535)], ...] = ADMIN_PORTS
+
+
+class Organization(_Frozen):
+    """Acting in other accounts of an AWS Organization through the member role (``stacks/member_stack.py``)."""
+
+    # Accounts whose events Riposte may act on, besides its own. Empty: its own account only.
+    member_accounts: tuple[AccountId, ...] = ()
+    # The role the member stack creates in each member account, and that the responder assumes there.
+    member_role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "riposte-member"
+    # Required with member_accounts: the member role only trusts callers that present it (sts:ExternalId).
+    external_id: Annotated[str, Field(max_length=1224, pattern=r"^[\w+=,.@:/-]*$", validate_default=True)] = ""
+    # The central responder's role ARN: the only principal the member role trusts (member stack only).
+    responder_role_arn: Annotated[str, Field(pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+)?$")] = ""
+
+    @field_validator("external_id")
+    @classmethod
+    def _external_id(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("member_accounts") and not value:
+            raise ValueError("required when member_accounts is set (the member role trusts only callers that send it)")
+        if len(value) == 1:
+            raise ValueError("must be 2 to 1224 characters (AWS's limits for sts:ExternalId)")
+        return value
+
+
 class LambdaSettings(_Frozen):
     # Empty: the Powertools layer is resolved at deploy time from the AWS-published SSM parameter of the
     # pinned version. Set an ARN here when that parameter is missing in your region.
@@ -293,14 +378,38 @@ class Config(_Frozen):
     alarms: Alarms = Alarms()
     cloudtrail: CloudTrail = CloudTrail()
     webhooks: Webhooks = Webhooks()
+    # Per action, a mode more careful than ``mode`` (``isolate_instance = "approve"``); never less careful.
+    action_modes: dict[str, Mode] = Field(default_factory=dict)
+    isolation: Isolation = Isolation()
+    credentials: Credentials = Credentials()
+    heal: Heal = Heal()
+    organization: Organization = Organization()
     # "lambda" is a Python keyword, hence the alias.
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
+    @field_validator("action_modes")
+    @classmethod
+    def _modes_for_enabled_actions(cls, value: dict[str, Mode], info: ValidationInfo) -> dict[str, Mode]:
+        # A mode for an action that is not enabled is almost always a typo in its name.
+        enabled = info.data.get("actions", ())
+        if unknown := sorted(set(value) - set(enabled)):
+            raise ValueError(f"{', '.join(unknown)}: not in actions {list(enabled)}")
+        return value
+
     @property
     def dry_run(self) -> bool:
-        return self.mode is Mode.DRY_RUN
+        """Nothing may change the world: dry_run, and approve until approvals exist."""
+        return self.mode is not Mode.ENFORCE
+
+    def mode_for(self, action: str) -> Mode:
+        """The mode ``action`` runs in: its own (``action_modes``) when more careful than ``mode``."""
+        own = self.action_modes.get(action, self.mode)
+        return min(self.mode, own, key=CAUTION.index)
+
+    def dry_run_for(self, action: str) -> bool:
+        return self.mode_for(action) is not Mode.ENFORCE
 
     def secret_name(self, field: str, default: str) -> str:
         return self.secrets.get(field, default)
