@@ -6,7 +6,7 @@ from __future__ import annotations
 from riposte.actions.base import Action, ActionContext, Permission, Ports
 from riposte.core.registry import Registry
 
-BUILTINS = ("riposte.actions.block_ip",)
+BUILTINS = ("riposte.actions.block_ip", "riposte.actions.block_waf")
 
 ACTIONS: Registry[type[Action]] = Registry("action", BUILTINS)
 
