@@ -2,6 +2,7 @@
 
     GuardDuty detector -> Ingest (EventBridge rules -> SQS + DLQ) -> Responder (Lambda) -> NACLs, StateTable,
     NotifierSecrets (Slack, PagerDuty), all encrypted by EncryptionKey; Alarms watch what must not go unnoticed.
+    Maintenance (a schedule -> Lambda) expires blocks and reconciles their records with the NACLs and WAF sets.
 
 Runtime code: ``lambdas/riposte`` (handler names in ``riposte.handlers.environment``). Every acknowledgment of
 a cdk-nag finding says why.
@@ -17,6 +18,7 @@ from riposte.core.config import Config
 from stacks.constructs.alarms import Alarms
 from stacks.constructs.ingest import Ingest
 from stacks.constructs.key import EncryptionKey
+from stacks.constructs.maintenance import Maintenance
 from stacks.constructs.responder import Responder
 from stacks.constructs.secrets import NotifierSecrets
 from stacks.constructs.state import StateTable
@@ -42,4 +44,6 @@ class RiposteStack(Stack):
             table=self.state.table,
             secrets=list(self.secrets.secrets.values()),
         )
+        self.maintenance = Maintenance(self, "Maintenance", config=config, key=self.key, table=self.state.table)
         self.alarms = Alarms(self, "Alarms", config=config, key=self.key, dlqs=[self.ingest.dlq])
+        self.maintenance.notify(self.alarms.topic)

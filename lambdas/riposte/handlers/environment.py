@@ -17,6 +17,7 @@ CONFIG = cfg.ENV_VAR  # the validated configuration, as JSON
 TABLE = "RIPOSTE_TABLE"  # the state table's name
 
 RESPONDER_HANDLER = "riposte.handlers.responder.handler"
+MAINTENANCE_HANDLER = "riposte.handlers.maintenance.handler"  # expiry and reconciliation, on a schedule
 
 
 class ResponderEnvironment(BaseModel):
@@ -33,3 +34,8 @@ def read_responder(environ: Mapping[str, str]) -> ResponderEnvironment:
     except ValidationError as error:
         names = ", ".join(str(e["loc"][0]) for e in error.errors())
         raise ValueError(f"{names} is not set (or empty)") from None
+
+
+def read_maintenance(environ: Mapping[str, str]) -> ResponderEnvironment:
+    """The maintenance function's settings: the same two variables as the responder's."""
+    return read_responder(environ)
