@@ -4,6 +4,7 @@ A permission's ``scope`` is resolved against the configuration and the stack's a
 - "network_acl": the ARNs of the configured NACLs, plus ``network-acl/*`` limited by an ``ec2:Vpc`` condition for
   configured VPCs;
 - "*": calls with no resource-level permissions (Describe*, account-wide settings);
+- "waf_ip_set": the configured WAF IP sets' ARNs;
 - the resource scopes in ``ACCOUNT_SCOPES`` ("instance", "iam_role", "trail"...): that kind of resource in the
   stack's own account, in every region (a finding names the resource at run time, in the region it happened).
 
@@ -21,7 +22,7 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 
 from riposte.actions import ACTIONS
-from riposte.core.config import Config
+from riposte.core.config import Config, WafScope
 from stacks.nag import acknowledge, resource_finding
 
 
@@ -72,6 +73,20 @@ def _acl_arn(stack: Stack, name: str) -> str:
 def vpc_scoped_acl_arn(stack: Stack) -> str:
     """Every NACL ARN in the account and region; only ever granted with an ``ec2:Vpc`` condition."""
     return _acl_arn(stack, "*")
+
+
+def waf_ip_set_arns(stack: Stack, config: Config) -> list[str]:
+    """The configured WAF IP sets' ARNs ("waf_ip_set"); CLOUDFRONT sets live in us-east-1."""
+    return [
+        stack.format_arn(
+            service="wafv2",
+            region="us-east-1" if ip_set.scope is WafScope.CLOUDFRONT else None,
+            resource="global" if ip_set.scope is WafScope.CLOUDFRONT else "regional",
+            resource_name=f"ipset/{ip_set.name}/{ip_set.id}",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        for ip_set in config.waf.ip_sets
+    ]
 
 
 def resource_arn(stack: Stack, kind: ResourceType) -> str:
@@ -127,6 +142,9 @@ def declared_statements(stack: Stack, config: Config) -> list[iam.PolicyStatemen
             statements.append(iam.PolicyStatement(actions=sorted_actions, resources=["*"]))
         elif scope == "network_acl":
             statements.extend(_nacl_statements(stack, config, sorted_actions))
+        elif scope == "waf_ip_set":
+            if config.waf.ip_sets:
+                statements.append(iam.PolicyStatement(actions=sorted_actions, resources=waf_ip_set_arns(stack, config)))
         elif scope in ACCOUNT_SCOPES:
             arns = scope_arns(stack, scope)
             statements.append(iam.PolicyStatement(actions=sorted_actions, resources=arns))

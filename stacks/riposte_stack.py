@@ -4,6 +4,7 @@
     StateTable, NotifierSecrets (Slack, PagerDuty), all encrypted by EncryptionKey (the trail has a key of its own);
     Alarms watch what must not go unnoticed.
     Webhooks (when ``webhooks.enabled``): API Gateway + WAF -> webhook Lambda -> its own queue + DLQ.
+    Maintenance (a schedule -> Lambda) expires blocks and reconciles their records with the NACLs and WAF sets.
 
 Runtime code: ``lambdas/riposte`` (handler names in ``riposte.handlers.environment``). Every acknowledgment of
 a cdk-nag finding says why.
@@ -20,6 +21,7 @@ from riposte.core.config import Config
 from stacks.constructs.alarms import Alarms
 from stacks.constructs.ingest import Ingest
 from stacks.constructs.key import EncryptionKey
+from stacks.constructs.maintenance import Maintenance
 from stacks.constructs.responder import Responder
 from stacks.constructs.secrets import NotifierSecrets
 from stacks.constructs.state import StateTable
@@ -52,7 +54,9 @@ class RiposteStack(Stack):
             secrets=list(self.secrets.secrets.values()),
             webhook_queue=self.webhooks.queue if self.webhooks else None,
         )
+        self.maintenance = Maintenance(self, "Maintenance", config=config, key=self.key, table=self.state.table)
         dlqs: dict[str, IQueue] = {"events": self.ingest.dlq}
         if self.webhooks:
             dlqs["webhook alerts"] = self.webhooks.dlq
         self.alarms = Alarms(self, "Alarms", config=config, key=self.key, dlqs=dlqs)
+        self.maintenance.notify(self.alarms.topic)

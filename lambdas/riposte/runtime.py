@@ -10,6 +10,7 @@ import boto3
 
 from riposte.actions import Ports
 from riposte.actions.accounts import RecordsPort
+from riposte.adapters.aws import waf as waf_adapter
 from riposte.adapters.aws.dynamodb import DynamoState
 from riposte.adapters.aws.ec2 import Ec2Nacls
 from riposte.adapters.aws.own import OwnAddressBook
@@ -64,5 +65,6 @@ def build(config: Config, *, table_name: str | None, session: boto3.session.Sess
         for name, cls in NOTIFIERS
     }
     book = OwnAddressBook(ec2, vpc_ids=config.nacl.vpc_ids, network_acl_ids=config.nacl.network_acl_ids)
-    ports = Ports(nacl=nacls, state=state, accounts=accounts, records=records)
+    waf = waf_adapter.from_config(session, config.waf) if config.waf.ip_sets else None
+    ports = Ports(nacl=nacls, state=state, accounts=accounts, records=records, waf=waf)
     return Runtime(config=config, ports=ports, notifiers=notifiers, own=book.addresses)

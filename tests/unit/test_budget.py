@@ -17,6 +17,7 @@ from riposte.actions import ActionContext, Ports
 from riposte.actions import block_ip as block_ip_module
 from riposte.actions.block_ip import BlockIp, ttl_hours
 from riposte.adapters.memory import MemoryNacls, MemoryState
+from riposte.adapters.waf_memory import MemoryWaf
 from riposte.core import guard
 from riposte.core.model import Outcome, Status
 from riposte.core.nacl import RoomVerdict, block_value, make_room
@@ -249,36 +250,35 @@ def test_an_aggregate_over_two_blocks_widens_the_first_in_place_and_frees_the_ot
     assert set(state.blocks) == {(ACL, False, "45.13.104.0/29"), (ACL, False, "91.240.118.30/32")}
 
 
-class FakeWaf:
-    def __init__(self, fail: str = "") -> None:
-        self.fail = fail
-        self.spilled: list[str] = []
+SET = "waf:REGIONAL:riposte:11111111-2222-3333-4444-555555555555"
 
-    def spill(self, cidr: str) -> str:
-        if self.fail:
-            raise ValueError(self.fail)
-        self.spilled.append(cidr)
-        return "waf:REGIONAL:riposte:set-1"
+
+def waf(capacity: int = 10_000) -> MemoryWaf:
+    return MemoryWaf({SET: (4, [])}, capacity=capacity)
 
 
 def test_a_full_range_spills_over_to_waf_when_nothing_is_worth_less() -> None:
     state = MemoryState()
     nacls = full_acl(state, scores=(95, 95, 95))
-    waf = FakeWaf()
-    outcome = block("193.32.162.5", nacls, state, config(), waf=waf)
+    sets = waf()
+    outcome = block("193.32.162.5", nacls, state, config(), waf=sets)
     assert outcome.status is Status.DONE
-    assert "NACL full: spilled 193.32.162.5/32 to WAF IP set waf:REGIONAL:riposte:set-1" in outcome.detail
-    assert waf.spilled == ["193.32.162.5/32"]
+    assert f"NACL full: spilled to WAF IP set {SET}: added 193.32.162.5/32" in outcome.detail
+    assert sets.addresses(SET) == ("193.32.162.5/32",)
     assert nacls.calls == []
-    assert state.blocks[("waf:REGIONAL:riposte:set-1", False, "193.32.162.5/32")].rule_number == 0
+    spilled = state.blocks[(SET, False, "193.32.162.5/32")]
+    assert (spilled.rule_number, spilled.status, spilled.score) == (0, BlockStatus.ACTIVE, 90)
+    v6 = block("2a0d:5600:24::10", nacls, state, config(), waf=sets)  # no IPv6 set: refused, said so
+    assert (v6.status, v6.detail) == (Status.REFUSED, f"{ACL}: NACL full and no WAF IP set holds IPv6 addresses")
 
 
 def test_with_no_room_anywhere_the_block_is_refused_with_every_reason() -> None:
     state = MemoryState()
     nacls = full_acl(state, scores=(95, 95, 95))
-    outcome = block("193.32.162.5", nacls, state, config(), waf=FakeWaf(fail="set riposte is full (10000)"))
+    outcome = block("193.32.162.5", nacls, state, config(), waf=waf(capacity=0))
     assert outcome.status is Status.REFUSED
-    assert outcome.detail == f"{ACL}: NACL full and WAF cannot take it: set riposte is full (10000)"
+    assert outcome.detail.startswith(f"{ACL}: NACL full and WAF cannot take it: {SET}: ")
+    assert "budget of 0" in outcome.detail
     without_waf = block("193.32.162.6", nacls, state, config())
     assert without_waf.status is Status.REFUSED
     assert "every block here is worth at least as much (lowest 95 >= 90)" in without_waf.detail
@@ -305,14 +305,14 @@ def test_fifty_concurrent_blocks_on_a_quota_of_twenty(monkeypatch: pytest.Monkey
             super().add_deny(acl_id, rule_number, cidr, egress=egress)
             peak[0] = max(peak[0], len([e for e in self.acls[acl_id] if not e.egress]))
 
-    nacls, state, waf = Watched({ACL: list(unmanaged)}), MemoryState(), FakeWaf()
+    nacls, state, sets = Watched({ACL: list(unmanaged)}), MemoryState(), waf()
     cfg = setup.parse({"mode": "enforce", "nacl": {"network_acl_ids": [ACL], "rule_range": [1, 99], "rule_quota": 20}})
     outcomes: list[Outcome] = []
     barrier = threading.Barrier(50)
 
     def contend(n: int) -> None:
         barrier.wait()
-        outcomes.append(block(f"45.13.{104 + n // 200}.{n % 200 + 1}", nacls, state, cfg, score=70 + n % 30, waf=waf))
+        outcomes.append(block(f"45.13.{104 + n // 200}.{n % 200 + 1}", nacls, state, cfg, score=70 + n % 30, waf=sets))
 
     threads = [threading.Thread(target=contend, args=(n,)) for n in range(50)]
     for thread in threads:

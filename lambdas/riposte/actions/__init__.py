@@ -8,6 +8,7 @@ from riposte.core.registry import Registry
 
 BUILTINS = (
     "riposte.actions.block_ip",
+    "riposte.actions.block_waf",
     "riposte.actions.isolate_instance",
     "riposte.actions.disable_access_key",
     "riposte.actions.heal",

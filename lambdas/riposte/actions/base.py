@@ -6,20 +6,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 from riposte.actions.accounts import AccountPorts, AccountPortsFactory, NoAccountAccessError, RecordsPort
 from riposte.core.config import Config
 from riposte.core.guard import OwnAddresses
 from riposte.core.model import Outcome, SecurityEvent, Status
-from riposte.core.ports import NaclPort, StatePort
-
-
-class WafSpill(Protocol):
-    def spill(self, cidr: str) -> str:
-        """Add ``cidr`` to a WAF IP set of its family; the set's container id ("waf:<scope>:<name>:<id>").
-        Raises ``ValueError`` with the reason when no set can take it (none of that family, all full)."""
-        ...
+from riposte.core.ports import NaclPort, StatePort, WafPort
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +29,8 @@ class Permission:
 class Ports:
     nacl: NaclPort
     state: StatePort
-    # Spill-over for full NACLs (WAF IP sets); None when none is configured.
-    waf: WafSpill | None = None
+    # WAF IP sets (block_waf, and block_ip's spill-over for full NACLs); None when none is configured.
+    waf: WafPort | None = None
     # The resources of the event's account (instances, IAM, security controls), through the member role there.
     # None where no AWS access was built (unit tests of other actions): those actions then only say what they
     # would do in dry-run, and fail in enforce.

@@ -7,6 +7,7 @@ a quota of 20 rules per direction.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import secrets
 import time
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 
 from riposte.actions import ACTIONS
 from riposte.actions.base import Action, ActionContext, Permission
+from riposte.actions.block_waf import add_block
 from riposte.core import guard
 from riposte.core.config import Config, Mode
 from riposte.core.model import Outcome, Role, SecurityEvent, Status
@@ -247,15 +249,24 @@ class BlockIp(Action):
         return self._confirm(acl, covering, ctx, done)
 
     def _spill(self, block: _Block, ctx: ActionContext) -> _Result:
-        assert ctx.ports.waf is not None
-        try:
-            container = ctx.ports.waf.spill(block.cidr)
-        except ValueError as error:
-            return Status.REFUSED, f"NACL full and WAF cannot take it: {error}", False
-        record = self._record(container, block.cidr, number=0, egress=False, block=block, ctx=ctx)
-        ctx.ports.state.record_block(replace(record, status=BlockStatus.ACTIVE))
-        done = f"NACL full: spilled {block.cidr} to WAF IP set {container}, expires in {block.hours}h"
-        return Status.DONE, done, False
+        """Every ACL that had no room hands the address to the first WAF IP set of its family (block_waf's
+        locked, recorded add)."""
+        waf = ctx.ports.waf
+        assert waf is not None
+        version = ipaddress.ip_network(block.cidr).version
+        containers = [c for c in waf.sets() if waf.family(c) == version]
+        if not containers:
+            return Status.REFUSED, f"NACL full and no WAF IP set holds IPv{version} addresses", False
+        failures: list[str] = []
+        for container in containers:
+            record = self._record(container, block.cidr, number=0, egress=False, block=block, ctx=ctx)
+            status, detail, retryable = add_block(waf, ctx.ports.state, record)
+            if status is Status.DONE:
+                return Status.DONE, f"NACL full: spilled to WAF IP set {container}: {detail}", False
+            if retryable:
+                return status, f"NACL full; WAF IP set {container}: {detail}", True
+            failures.append(f"{container}: {detail}")
+        return Status.REFUSED, f"NACL full and WAF cannot take it: {'; '.join(failures)}", False
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from riposte.core.ports import WAF_CONTAINER_PREFIX, WAF_SET_CAPACITY
+
 ENV_VAR = "RIPOSTE_CONFIG"
 
 # AWS: rule numbers 1-32766 are usable; 32767 is the default rule. Quota: 20 rules per direction, up to 40.
@@ -160,6 +162,44 @@ class Scoring(_Frozen):
     # The same attacker (address, principal) in this many events within the window: the score rises.
     repeat_offender_events: Annotated[int, Field(ge=2, le=1000)] = 3
     repeat_window_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
+
+
+class WafScope(StrEnum):
+    REGIONAL = "REGIONAL"  # ALB, API Gateway, AppSync...: the stack's region
+    CLOUDFRONT = "CLOUDFRONT"  # CloudFront distributions: the set lives in us-east-1
+
+
+class IpSet(_Frozen):
+    """A WAF IP set Riposte may add hostile addresses to. Its family (IPv4 or IPv6) is read from WAF."""
+
+    name: Annotated[str, Field(pattern=r"^[\w-]{1,128}$")]
+    id: Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    scope: WafScope = WafScope.REGIONAL
+
+    @property
+    def container(self) -> str:
+        """How block records name this set (``BlockRecord.acl_id``)."""
+        return f"{WAF_CONTAINER_PREFIX}{self.scope}:{self.name}:{self.id}"
+
+
+class Waf(_Frozen):
+    """WAF IP sets: the target of ``block_waf`` and where ``block_ip`` spills over when a NACL is full."""
+
+    ip_sets: tuple[IpSet, ...] = ()
+    # Addresses Riposte lets a set hold (its own and anyone else's): the WAF quota, or less for a set shared
+    # with other tools.
+    max_addresses: Annotated[int, Field(ge=1, le=WAF_SET_CAPACITY)] = WAF_SET_CAPACITY
+
+    @field_validator("ip_sets")
+    @classmethod
+    def _distinct(cls, value: tuple[IpSet, ...]) -> tuple[IpSet, ...]:
+        seen: set[tuple[str, str]] = set()
+        for ip_set in value:
+            key = (str(ip_set.scope), ip_set.id)
+            if key in seen:
+                raise ValueError(f"IP set {ip_set.id} ({ip_set.scope}) is listed twice")
+            seen.add(key)
+        return value
 
 
 class GuardDuty(_Frozen):
@@ -374,6 +414,7 @@ class Config(_Frozen):
     # Secrets Manager names, by the secret field a notifier declares (``slack_webhook_url``...). A field left
     # out takes the notifier's default name; unknown fields are reported by ``engine.setup``.
     secrets: dict[str, SecretName] = Field(default_factory=dict)
+    waf: Waf = Waf()
     guardduty: GuardDuty = GuardDuty()
     alarms: Alarms = Alarms()
     cloudtrail: CloudTrail = CloudTrail()

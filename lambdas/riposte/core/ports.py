@@ -137,3 +137,54 @@ class StatePort(Protocol):
         """Record that ``source`` saw ``key`` (an address, a principal) at ``now``; return every source that saw
         it within the last ``window_seconds``, this one included."""
         ...
+
+
+# --- WAF IP sets as a block target (block_waf, block_ip's spill-over, expiry) ---
+
+# A WAF IP set's block records use ``acl_id = "waf:<scope>:<name>:<id>"`` and rule number 0.
+WAF_CONTAINER_PREFIX = "waf:"
+# AWS WAF's quota: addresses (CIDRs) per IP set.
+WAF_SET_CAPACITY = 10_000
+
+
+class IpSetFullError(Exception):
+    """The IP set already holds as many addresses as its budget allows; nothing was changed."""
+
+
+class IpSetConflictError(Exception):
+    """Others kept changing the IP set between our read and our write (WAF's optimistic lock) for every
+    attempt; nothing was changed. Worth retrying later."""
+
+
+def is_waf_container(container: str) -> bool:
+    return container.startswith(WAF_CONTAINER_PREFIX)
+
+
+def container_lock(container: str) -> str:
+    """The lease (``StatePort.acquire_lock``) that whoever changes a block container holds meanwhile: block_ip,
+    block_waf, the expirer, the reconciler and ``riposte unblock`` alike, so that records and live entries
+    never change under one another."""
+    return f"waf#{container}" if is_waf_container(container) else f"nacl#{container}"
+
+
+class WafPort(Protocol):
+    def sets(self) -> tuple[str, ...]:
+        """The configured IP sets, as block containers (``waf:<scope>:<name>:<id>``)."""
+        ...
+
+    def family(self, container: str) -> int:
+        """The set's address family: 4 or 6 (a WAF IP set holds one family only)."""
+        ...
+
+    def addresses(self, container: str) -> tuple[str, ...]:
+        """Every address (CIDR) in the set, normalized (``ipaddress.ip_network``), whoever added it."""
+        ...
+
+    def add(self, container: str, cidr: str) -> bool:
+        """Add ``cidr``; False when it was already there (nothing changed). ``IpSetFullError`` when the set is at
+        its budget, ``IpSetConflictError`` when concurrent writers won every attempt."""
+        ...
+
+    def remove(self, container: str, cidr: str) -> bool:
+        """Remove ``cidr`` from the set; False when it was not there (nothing changed)."""
+        ...

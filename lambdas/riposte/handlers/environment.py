@@ -17,6 +17,7 @@ CONFIG = cfg.ENV_VAR  # the validated configuration, as JSON
 TABLE = "RIPOSTE_TABLE"  # the state table's name
 
 RESPONDER_HANDLER = "riposte.handlers.responder.handler"
+MAINTENANCE_HANDLER = "riposte.handlers.maintenance.handler"  # expiry and reconciliation, on a schedule
 
 WEBHOOKS_HANDLER = "riposte.handlers.webhooks.handler"
 WEBHOOK_QUEUE_URL = "RIPOSTE_WEBHOOK_QUEUE_URL"  # the dedicated queue the webhook function sends events to
@@ -58,3 +59,8 @@ def read_webhooks(environ: Mapping[str, str]) -> WebhooksEnvironment:
     except ValidationError as error:
         names = ", ".join(str(e["loc"][0]) for e in error.errors())
         raise ValueError(f"{names} is not set (or invalid)") from None
+
+
+def read_maintenance(environ: Mapping[str, str]) -> ResponderEnvironment:
+    """The maintenance function's settings: the same two variables as the responder's."""
+    return read_responder(environ)
