@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,19,20,21
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help setup test lint synth demo bench clean
+.PHONY: help setup test lint synth demo bench mutate clean
 
 help:
 	@echo "make demo    set up, synthesize with cdk-nag, run the pipeline on a local AWS and show what happened"
@@ -23,6 +23,7 @@ help:
 	@echo "make synth   synthesize the stacks (cdk-nag must pass) into cdk.out/"
 	@echo "make lint    ruff (lint + format check) and mypy"
 	@echo "make bench   measure the core's throughput"
+	@echo "make mutate  mutation-test the safety core (mutmut; minutes, not part of make test) and print the score"
 	@echo "make setup   create .venv and node_modules (done automatically by the targets above)"
 
 setup: $(STAMP) $(NODE_STAMP)
@@ -55,6 +56,16 @@ demo: setup synth
 
 bench: $(STAMP)
 	$(PY) bench/bench_pipeline.py
+
+# Mutation testing of the safety core (configured in pyproject.toml [tool.mutmut]): fresh mutants each run, then
+# the score per module, overall and behavioural (equivalent mutants listed in tests/mutants_equivalent.txt).
+MUTATE_JOBS ?= 2
+mutate: $(STAMP)
+	@test -L src || ln -s lambdas src
+	rm -rf mutants && mkdir mutants
+	@echo "mutmut run: progress in mutants/run.log"
+	@$(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) > mutants/run.log 2>&1 || { tail -n 30 mutants/run.log; exit 1; }
+	$(PY) tests/mutants_score.py
 
 clean:
 	rm -rf cdk.out .demo .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@ back their own claims, and deletions that verify number, CIDR and ACL together."
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from datetime import UTC, datetime
@@ -13,7 +14,9 @@ from riposte.actions import ActionContext, Ports
 from riposte.actions import block_ip as block_ip_module
 from riposte.actions.block_ip import ATTEMPTS, LOCK_ATTEMPTS, LOCK_WAIT_SECONDS, BlockIp
 from riposte.adapters.memory import MemoryNacls, MemoryState
-from riposte.core.model import Outcome, Status
+from riposte.core import config as cfg
+from riposte.core.model import Entities, Outcome, Party, Role, Status
+from riposte.core.nacl import BlockPlan, BlockVerdict
 from riposte.core.ports import BlockRecord, BlockStatus, NaclEntry
 from riposte.engine import pipeline, setup
 from tests.conftest import load_event
@@ -225,3 +228,374 @@ def test_an_ipv4_mapped_target_is_blocked_as_its_ipv4_address() -> None:
     outcome = block("::ffff:91.240.118.77", nacls, state)
     assert outcome.status is Status.DONE
     assert [e.cidr for e in nacls.acls[ACL]] == ["91.240.118.77/32"]
+
+
+# --- what the action declares, validates and targets -----------------------------------------------------------
+
+
+def test_the_contention_settings() -> None:
+    # Five tries at a number, among the eight lowest free after a collision; a 30 s lease on the ACL, waited for
+    # at most 20 s (a third of the function's timeout) or 60 tries; backoff from 50 ms, capped at 2 s.
+    assert (block_ip_module.ATTEMPTS, block_ip_module.SPREAD) == (5, 8)
+    assert (block_ip_module.LOCK_LEASE_SECONDS, LOCK_WAIT_SECONDS, LOCK_ATTEMPTS) == (30, 20, 60)
+    assert (block_ip_module.BACKOFF_BASE_SECONDS, block_ip_module.BACKOFF_CAP_SECONDS) == (0.05, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("data", "problems"),
+    [
+        (
+            {"mode": "enforce"},
+            ["nacl: mode 'enforce' with action 'block_ip' needs nacl.vpc_ids or nacl.network_acl_ids"],
+        ),
+        ({"mode": "enforce", "nacl": {"vpc_ids": ["vpc-0123456789abcdef0"]}}, []),
+        ({"mode": "enforce", "nacl": {"network_acl_ids": [ACL]}}, []),
+        ({"mode": "dry_run"}, []),
+    ],
+)
+def test_enforcing_needs_an_acl_or_a_vpc_to_act_in(data: dict[str, object], problems: list[str]) -> None:
+    assert BlockIp.validate(cfg.parse(data)) == problems
+
+
+def test_targets_are_network_attackers_and_by_config_the_peers_our_hosts_reach() -> None:
+    parties = [
+        Party("ip", "45.13.104.1", Role.ACTOR, network=True),
+        Party("ip", "45.13.104.2", Role.PEER, network=True),
+        Party("ip", "45.13.104.3", Role.ACTOR, network=False),  # only called an API
+        Party("ip", "45.13.104.4", Role.AFFECTED, network=True),
+        Party("principal", "45.13.104.5", Role.ACTOR, network=True),
+    ]
+    event = dataclasses.replace(EVENT, entities=Entities.of(parties))
+    assert BlockIp().targets(event, setup.parse({})) == ("45.13.104.1", "45.13.104.2")
+    assert BlockIp().targets(event, setup.parse({"blocks": {"outbound_peers": False}})) == ("45.13.104.1",)
+
+
+# --- the ACLs it acts in ---------------------------------------------------------------------------------------
+
+
+def test_with_no_acl_to_modify_it_fails_without_retry_and_touches_nothing() -> None:
+    state = MemoryState()
+    outcome = block("91.240.118.77", MemoryNacls({}), state)
+    assert outcome == Outcome(
+        "block_ip",
+        "91.240.118.77",
+        Status.FAILED,
+        "no network ACL to modify: set nacl.network_acl_ids or nacl.vpc_ids",
+    )
+    assert (state.blocks, state.locks) == ({}, {})
+
+
+OTHER = "acl-0fedcba9876543210"
+
+
+def two_acls(second: list[NaclEntry]) -> MemoryNacls:
+    return MemoryNacls({ACL: [], OTHER: second})
+
+
+def test_every_acl_gets_the_block_and_the_detail_names_each() -> None:
+    nacls, state = two_acls([NaclEntry(1, False, "allow", "0.0.0.0/0")]), MemoryState()
+    outcome = block("91.240.118.77", nacls, state)
+    assert (outcome.status, outcome.retryable) == (Status.DONE, False)
+    assert outcome.detail == (
+        f"{ACL}: added 91.240.118.77/32 as rule 1, expires in 24h; "
+        f"{OTHER}: added 91.240.118.77/32 as rule 2, expires in 24h"
+    )
+    assert sorted((r.acl_id, r.rule_number, r.status) for r in state.blocks.values()) == [
+        (ACL, 1, BlockStatus.ACTIVE),
+        (OTHER, 2, BlockStatus.ACTIVE),
+    ]
+
+
+def test_one_acl_failing_for_good_fails_the_action_without_retry() -> None:
+    full = [NaclEntry(n, False, "allow", "0.0.0.0/0") for n in range(1, 100)]
+    outcome = block("91.240.118.77", two_acls(full), MemoryState())
+    assert (outcome.status, outcome.retryable) == (Status.FAILED, False)
+    assert outcome.detail == (
+        f"{ACL}: added 91.240.118.77/32 as rule 1, expires in 24h; "
+        f"{OTHER}: rule quota reached: 99 of 20 ingress rules in use"
+    )
+
+
+def test_a_retryable_failure_in_any_acl_makes_the_action_retryable() -> None:
+    state = MemoryState()
+    assert state.acquire_lock(f"nacl#{OTHER}", "someone-else", now=9e18, lease_seconds=30)
+    full = [NaclEntry(n, False, "allow", "0.0.0.0/0") for n in range(1, 100)]
+    nacls = MemoryNacls({ACL: full, OTHER: []})  # the first fails for good, the second only for now
+    outcome = block("91.240.118.77", nacls, state)
+    assert (outcome.status, outcome.retryable) == (Status.FAILED, True)
+    assert outcome.detail.startswith(f"{ACL}: rule quota reached")
+    assert outcome.detail.endswith(f"; {OTHER}: another invocation kept the NACL busy ({LOCK_ATTEMPTS} attempts)")
+
+
+def test_an_acl_that_already_denies_the_address_makes_no_failure_retryable() -> None:
+    full = [NaclEntry(n, False, "allow", "0.0.0.0/0") for n in range(1, 100)]
+    nacls = MemoryNacls({ACL: [NaclEntry(1, False, "deny", "91.240.118.77/32")], OTHER: full})
+    outcome = block("91.240.118.77", nacls, MemoryState())
+    assert (outcome.status, outcome.retryable) == (Status.FAILED, False)
+    assert outcome.detail.startswith(f"{ACL}: already denied by rule 1; {OTHER}: rule quota reached")
+
+
+def test_an_address_already_denied_counts_as_done_and_writes_nothing() -> None:
+    nacls = MemoryNacls({ACL: [NaclEntry(99, False, "deny", "91.240.118.77/32")]})
+    state = MemoryState()
+    outcome = block("91.240.118.77", nacls, state)
+    assert (outcome.status, outcome.detail, outcome.retryable) == (
+        Status.DONE,
+        f"{ACL}: already denied by rule 99",
+        False,
+    )
+    assert (nacls.calls, state.blocks, state.locks) == ([], {}, {})
+
+
+def test_the_configured_range_quota_and_lifetime_are_used() -> None:
+    config = setup.parse(
+        {
+            "mode": "enforce",
+            "nacl": {"network_acl_ids": [ACL], "rule_range": [40, 60], "rule_quota": 2},
+            "blocks": {"ttl_hours": 3},
+        }
+    )
+    nacls, state = MemoryNacls({ACL: [NaclEntry(40, False, "allow", "0.0.0.0/0")]}), MemoryState()
+    outcome = block("91.240.118.77", nacls, state, config)
+    assert outcome.detail == f"{ACL}: added 91.240.118.77/32 as rule 41, expires in 3h"
+    (record,) = state.blocks.values()
+    assert (record.rule_number, record.expires_at) == (41, "2026-11-28T07:00:00+00:00")
+    outcome = block("45.13.104.9", nacls, MemoryState(), config)  # 2 of 2 rules now in use
+    assert (outcome.status, outcome.retryable) == (Status.FAILED, False)
+    assert outcome.detail == f"{ACL}: rule quota reached: 2 of 2 ingress rules in use"
+
+
+def test_the_entry_is_an_ingress_deny_of_the_host() -> None:
+    nacls = MemoryNacls({ACL: []})
+    block("2a0d:5600:24::1", nacls, MemoryState())
+    assert nacls.acls[ACL] == [NaclEntry(1, False, "deny", "2a0d:5600:24::1/128")]
+
+
+def test_dry_run_reports_per_acl_what_it_would_add() -> None:
+    config = setup.parse({"mode": "dry_run", "nacl": {"network_acl_ids": [ACL]}})
+    nacls = two_acls([NaclEntry(1, False, "deny", "91.240.118.77/32")])
+    outcome = block("91.240.118.77", nacls, MemoryState(), config)
+    assert (outcome.status, outcome.retryable) == (Status.DRY_RUN, False)
+    assert (
+        outcome.detail == f"{ACL}: would deny 91.240.118.77/32 as rule 1 (dry run); {OTHER}: already denied by rule 1"
+    )
+
+
+def test_a_dry_run_that_could_add_in_one_acl_but_not_another_is_not_retryable() -> None:
+    config = setup.parse({"mode": "dry_run", "nacl": {"network_acl_ids": [ACL], "rule_range": [1, 1]}})
+    nacls = two_acls([NaclEntry(1, False, "allow", "0.0.0.0/0")])
+    outcome = block("91.240.118.77", nacls, MemoryState(), config)
+    assert (outcome.status, outcome.retryable) == (Status.FAILED, False)
+    assert outcome.detail == (
+        f"{ACL}: would deny 91.240.118.77/32 as rule 1 (dry run); {OTHER}: managed range 1-1 is full"
+    )
+
+
+def test_dry_run_still_reports_an_acl_it_could_not_add_to() -> None:
+    config = setup.parse({"mode": "dry_run", "nacl": {"network_acl_ids": [ACL], "rule_range": [1, 1]}})
+    nacls = MemoryNacls({ACL: [NaclEntry(1, False, "allow", "0.0.0.0/0")]})
+    outcome = block("91.240.118.77", nacls, MemoryState(), config)
+    assert (outcome.status, outcome.detail, outcome.retryable) == (
+        Status.FAILED,
+        f"{ACL}: managed range 1-1 is full",
+        False,
+    )
+
+
+# --- the lock ---------------------------------------------------------------------------------------------------
+
+
+class SpyState(MemoryState):
+    def __init__(self) -> None:
+        super().__init__()
+        self.acquired: list[tuple[str, str, float, int]] = []
+        self.released: list[tuple[str, str]] = []
+        self.recorded: list[BlockRecord] = []
+        self.discarded: list[BlockRecord] = []
+
+    def acquire_lock(self, name: str, owner: str, now: float, lease_seconds: int) -> bool:
+        self.acquired.append((name, owner, now, lease_seconds))
+        return super().acquire_lock(name, owner, now, lease_seconds)
+
+    def release_lock(self, name: str, owner: str) -> None:
+        self.released.append((name, owner))
+        super().release_lock(name, owner)
+
+    def record_block(self, block: BlockRecord) -> None:
+        self.recorded.append(block)
+        super().record_block(block)
+
+    def discard_block(self, block: BlockRecord) -> None:
+        self.discarded.append(block)
+        super().discard_block(block)
+
+
+def test_the_lock_is_leased_per_acl_to_this_event_on_the_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(block_ip_module.time, "time", lambda: 1_800_000_000.5)
+    state = SpyState()
+    block("91.240.118.77", MemoryNacls({ACL: []}), state)
+    ((name, owner, now, lease),) = state.acquired
+    assert (name, now, lease) == (f"nacl#{ACL}", 1_800_000_000.5, 30)
+    event_id, _, token = owner.rpartition("#")
+    assert event_id == EVENT.id
+    assert len(token) == 16  # random per attempt: two invocations never share an owner
+    assert int(token, 16) >= 0
+    assert state.released == [(f"nacl#{ACL}", owner)]
+
+
+def test_two_blocks_never_share_a_lock_owner() -> None:
+    state = SpyState()
+    block("91.240.118.77", MemoryNacls({ACL: []}), state)
+    block("91.240.118.78", MemoryNacls({ACL: []}), state)
+    assert state.acquired[0][1] != state.acquired[1][1]
+
+
+def test_the_wait_for_a_lock_ends_exactly_at_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    waits: list[float] = []
+
+    def pause(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += 10
+
+    monkeypatch.setattr(block_ip_module, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(block_ip_module, "pause", pause)
+    state = MemoryState()
+    assert state.acquire_lock(f"nacl#{ACL}", "someone-else", now=9e18, lease_seconds=30)
+    outcome = block("91.240.118.77", MemoryNacls({ACL: []}), state)
+    assert outcome.detail == f"{ACL}: another invocation kept the NACL busy for 20s"
+    assert clock[0] == 120  # tried at 100, 110 and 120: at the deadline it gives up
+    assert len(waits) == 2
+
+
+def test_a_lock_freed_while_waiting_is_taken(no_sleeping: list[float]) -> None:
+    class FreedLater(MemoryState):
+        tries = 0
+
+        def acquire_lock(self, name: str, owner: str, now: float, lease_seconds: int) -> bool:
+            self.tries += 1
+            return self.tries == LOCK_ATTEMPTS  # free on the last try
+
+    state = FreedLater()
+    assert block("91.240.118.77", MemoryNacls({ACL: []}), state).status is Status.DONE
+    assert len(no_sleeping) == LOCK_ATTEMPTS - 1
+
+
+def test_backoff_is_full_jitter_doubling_from_50_ms_up_to_2_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(block_ip_module.random, "uniform", lambda low, high: (low, high))
+    ceilings = [block_ip_module.backoff(attempt) for attempt in range(8)]
+    assert ceilings == [(0, 0.05), (0, 0.1), (0, 0.2), (0, 0.4), (0, 0.8), (0, 1.6), (0, 2.0), (0, 2.0)]
+
+
+def test_lock_waits_back_off_by_attempt(monkeypatch: pytest.MonkeyPatch, no_sleeping: list[float]) -> None:
+    monkeypatch.setattr(block_ip_module.random, "uniform", lambda low, high: high)
+    state = MemoryState()
+    assert state.acquire_lock(f"nacl#{ACL}", "someone-else", now=9e18, lease_seconds=30)
+    block("91.240.118.77", MemoryNacls({ACL: []}), state)
+    assert no_sleeping[:7] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
+
+
+# --- collisions, records and read-back -------------------------------------------------------------------------
+
+
+def test_the_first_try_takes_the_lowest_free_number_and_a_retry_picks_among_the_eight_lowest(
+    monkeypatch: pytest.MonkeyPatch, no_sleeping: list[float]
+) -> None:
+    offered: list[tuple[int, ...]] = []
+
+    def choice(numbers: tuple[int, ...]) -> int:
+        offered.append(tuple(numbers))
+        return numbers[-1]
+
+    monkeypatch.setattr(block_ip_module.random, "choice", choice)
+    monkeypatch.setattr(block_ip_module.random, "uniform", lambda low, high: high)
+    nacls, state = TakesNumbers(times=1), SpyState()
+    outcome = block("91.240.118.77", nacls, state)
+    assert outcome.detail == f"{ACL}: added 91.240.118.77/32 as rule 9, expires in 24h"
+    assert [number for _, _, number in nacls.calls] == [9]  # the write at 1 was refused: taken
+    assert offered == [(2, 3, 4, 5, 6, 7, 8, 9)]  # 1 was taken by someone else
+    assert no_sleeping == [0.05]  # one backoff after the collision, for attempt 0
+    pending = [r for r in state.recorded if r.status == BlockStatus.PENDING]
+    assert [r.rule_number for r in pending] == [1, 9]
+    assert state.discarded == [pending[0]]  # the lost claim, and only it, was taken back
+
+
+def test_every_collision_backs_off_longer_and_exhaustion_is_retryable(
+    monkeypatch: pytest.MonkeyPatch, no_sleeping: list[float]
+) -> None:
+    monkeypatch.setattr(block_ip_module.random, "uniform", lambda low, high: high)
+    nacls, state = TakesNumbers(times=ATTEMPTS + 10), SpyState()  # someone always gets there first
+    outcome = block("91.240.118.77", nacls, state)
+    assert outcome == Outcome(
+        "block_ip",
+        "91.240.118.77",
+        Status.FAILED,
+        f"{ACL}: rule numbers kept being taken concurrently (5 attempts)",
+        retryable=True,
+    )
+    assert no_sleeping == [0.05, 0.1, 0.2, 0.4, 0.8]
+    assert len(state.discarded) == ATTEMPTS == len([r for r in state.recorded if r.status == BlockStatus.PENDING])
+    assert state.blocks == {}
+    assert state.released == [(f"nacl#{ACL}", state.acquired[0][1])]
+
+
+def test_the_pending_record_is_written_before_the_entry_with_every_field() -> None:
+    order: list[str] = []
+
+    class Watching(SpyState):
+        def record_block(self, block: BlockRecord) -> None:
+            order.append(f"record {block.status}")
+            super().record_block(block)
+
+    class Nacls(MemoryNacls):
+        def add_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> None:
+            order.append("add")
+            super().add_deny(acl_id, rule_number, cidr, egress=egress)
+
+    state = Watching()
+    block("91.240.118.77", Nacls({ACL: []}), state)
+    assert order == ["record pending", "add", "record active"]
+    assert state.recorded[0] == BlockRecord(
+        acl_id=ACL,
+        cidr="91.240.118.77/32",
+        rule_number=1,
+        egress=False,
+        event_id=EVENT.id,
+        created_at="2026-11-28T04:00:00+00:00",
+        expires_at="2026-11-29T04:00:00+00:00",
+        status=BlockStatus.PENDING,
+    )
+    assert state.recorded[1] == dataclasses.replace(state.recorded[0], status=BlockStatus.ACTIVE)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        NaclEntry(1, True, "deny", "91.240.118.77/32"),  # the other direction
+        NaclEntry(1, False, "allow", "91.240.118.77/32"),  # not a deny
+        NaclEntry(1, False, "deny", "91.240.118.78/32"),  # another address
+        NaclEntry(2, False, "deny", "91.240.118.77/32"),  # another number
+    ],
+)
+def test_only_the_exact_entry_read_back_confirms_the_block(written: NaclEntry) -> None:
+    class Misfiled(MemoryNacls):
+        def add_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> None:
+            self.calls.append(("CreateNetworkAclEntry", acl_id, rule_number))
+            self.acls[acl_id].append(written)
+
+    state = MemoryState()
+    outcome = block("91.240.118.77", Misfiled({ACL: []}), state)
+    assert (outcome.status, outcome.retryable) == (Status.FAILED, True)
+    assert outcome.detail == f"{ACL}: rule 1 for 91.240.118.77/32 was not found when read back"
+    assert [r.status for r in state.blocks.values()] == [BlockStatus.PENDING]
+    assert state.locks == {}
+
+
+def test_a_plan_to_add_without_a_number_never_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The planner always names the number it adds; should it ever not, nothing is written on a guess.
+    broken = BlockPlan(BlockVerdict.ADD, None, "deny 91.240.118.77/32 as rule ?")
+    monkeypatch.setattr(block_ip_module, "plan_block", lambda *args, **kwargs: broken)
+    nacls, state = MemoryNacls({ACL: []}), MemoryState()
+    outcome = block("91.240.118.77", nacls, state)
+    assert (outcome.status, outcome.retryable) == (Status.FAILED, False)
+    assert (nacls.calls, state.blocks) == ([], {})

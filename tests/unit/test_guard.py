@@ -424,3 +424,62 @@ def test_a_covering_network_must_not_touch_anything_protected() -> None:
     assert "allowlisted" in str(guard.network_refusal(ipaddress.ip_network("34.0.0.0/8"), allow, own))
     assert "private" in str(guard.network_refusal(ipaddress.ip_network("10.0.0.0/7"), allow, own))
     assert guard.network_refusal(ipaddress.ip_network("2a0d:5600:24::/48"), allow, own) is None
+
+
+# --- the index itself, built afresh (the module builds its own once, at import) --------------------------------
+
+
+def test_an_index_built_from_the_tables_names_the_most_specific_block_everywhere() -> None:
+    indexes = guard._build_indexes()
+    assert set(indexes) == {4, 6}
+    embeddings = {e.prefix: e for e in guard.EMBEDDINGS}
+    probes: list[IPAddress] = [V4(0), V4(2**32 - 1), ipaddress.IPv6Address(0), ipaddress.IPv6Address(2**128 - 1)]
+    for network, _ in ROWS:
+        probes += ends(network) + neighbours(network)
+    for address in probes:
+        block = indexes[address.version].find(address)
+        row = most_specific(address)
+        assert (None if block is None else (block.network, block.why)) == row, address
+        if block is not None:
+            assert block.embedding is embeddings.get(block.network), address
+
+
+def test_an_index_finds_nothing_outside_its_blocks_and_the_innermost_block_inside() -> None:
+    outer = guard._Block(net("10.0.0.0/8"), "outer", None)
+    inner = guard._Block(net("10.1.0.0/16"), "inner", None)
+    index = guard._Index([inner, outer])
+    assert [index.find(V4(v)) for v in ("9.255.255.255", "10.0.0.0", "10.0.255.255", "10.1.0.0", "10.1.255.255")] == [
+        None,
+        outer,
+        outer,
+        inner,
+        inner,
+    ]
+    assert [index.find(V4(v)) for v in ("10.2.0.0", "10.255.255.255", "11.0.0.0", "0.0.0.0")] == [
+        outer,
+        outer,
+        None,
+        None,
+    ]
+
+
+# --- literals at their limits -----------------------------------------------------------------------------------
+
+
+def test_the_longest_address_literal_is_still_an_address() -> None:
+    longest = "0000:0000:0000:0000:0000:ffff:255.255.255.255"  # 45 characters: six full groups and an IPv4 tail
+    assert len(longest) == 45
+    assert guard.parse(longest) == ipaddress.ip_address("::ffff:255.255.255.255")
+    assert guard.refusal(longest) == (
+        "255.255.255.255 is limited broadcast (RFC 919, RFC 8190) (255.255.255.255/32), "
+        "embedded in ::ffff:ffff:ffff (IPv4-mapped)"
+    )
+
+
+def test_every_hint_is_given_each_in_its_own_parentheses() -> None:
+    assert guard.refusal("fe80::1%eth0/64") == (
+        "'fe80::1%eth0/64' is not an IP address (zone ids are not accepted) (one address, not a network)"
+    )
+    assert guard.refusal(" 10.0.0.0/8") == (
+        "' 10.0.0.0/8' is not an IP address (one address, not a network) (surrounding whitespace)"
+    )

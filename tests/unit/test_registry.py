@@ -52,7 +52,7 @@ def test_builtins_are_imported_on_first_use_not_on_creation(tmp_path: Path, monk
     assert "riposte_plugin_sample" not in sys.modules
     assert LAZY.names() == ("thing",)  # the first read imports the listed module, which registers itself
     assert "riposte_plugin_sample" in sys.modules
-    monkeypatch.delitem(sys.modules, "riposte_plugin_sample")
+    sys.modules.pop("riposte_plugin_sample", None)
 
 
 LAZY: Registry[type[Thing]] = Registry("thing")
