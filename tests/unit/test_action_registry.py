@@ -32,6 +32,7 @@ def test_every_action_declares_iam_permissions(name: str) -> None:
 @pytest.mark.parametrize("name", ACTIONS.names())
 def test_every_action_in_dry_run_mutates_nothing_and_is_audited(name: str) -> None:
     action = ACTIONS.get(name)()
+    assert action.mutating_calls, "with no mutating call declared, this sweep would prove nothing"
     config = setup.parse({"mode": "dry_run", "actions": [name]})
     event = next((e for e in SAMPLES if action.targets(e, config)), None)
     assert event is not None, f"no sample event under tests/events offers {name} a target"

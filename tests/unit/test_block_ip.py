@@ -22,6 +22,8 @@ from riposte.engine import pipeline, setup
 from tests.conftest import load_event
 
 ACL = "acl-0123456789abcdef0"
+# What a full ACL says when no strategy finds room (aggregation off, nothing of Riposte's to evict).
+NO_ROOM = "; aggregation is off; no block of Riposte's to evict"
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 CONFIG = setup.parse({"mode": "enforce", "nacl": {"network_acl_ids": [ACL], "rule_range": [1, 99]}})
 EVENT = pipeline.plan(load_event("c2_activity_outbound.json"), CONFIG).event
@@ -306,14 +308,16 @@ def test_every_acl_gets_the_block_and_the_detail_names_each() -> None:
     ]
 
 
-def test_one_acl_failing_for_good_fails_the_action_without_retry() -> None:
+def test_an_acl_with_no_room_is_refused_and_said_so_while_the_others_block() -> None:
     full = [NaclEntry(n, False, "allow", "0.0.0.0/0") for n in range(1, 100)]
     outcome = block("91.240.118.77", two_acls(full), MemoryState())
-    assert (outcome.status, outcome.retryable) == (Status.FAILED, False)
+    assert (outcome.status, outcome.retryable) == (Status.DONE, False)
     assert outcome.detail == (
         f"{ACL}: added 91.240.118.77/32 as rule 1, expires in 24h; "
-        f"{OTHER}: rule quota reached: 99 of 20 ingress rules in use"
+        f"{OTHER}: rule quota reached: 99 of 20 ingress rules in use{NO_ROOM}"
     )
+    refused_everywhere = block("91.240.118.78", MemoryNacls({ACL: list(full), OTHER: list(full)}), MemoryState())
+    assert (refused_everywhere.status, refused_everywhere.retryable) == (Status.REFUSED, False)
 
 
 def test_a_retryable_failure_in_any_acl_makes_the_action_retryable() -> None:
@@ -331,7 +335,7 @@ def test_an_acl_that_already_denies_the_address_makes_no_failure_retryable() -> 
     full = [NaclEntry(n, False, "allow", "0.0.0.0/0") for n in range(1, 100)]
     nacls = MemoryNacls({ACL: [NaclEntry(1, False, "deny", "91.240.118.77/32")], OTHER: full})
     outcome = block("91.240.118.77", nacls, MemoryState())
-    assert (outcome.status, outcome.retryable) == (Status.FAILED, False)
+    assert (outcome.status, outcome.retryable) == (Status.DONE, False)
     assert outcome.detail.startswith(f"{ACL}: already denied by rule 1; {OTHER}: rule quota reached")
 
 
@@ -360,9 +364,9 @@ def test_the_configured_range_quota_and_lifetime_are_used() -> None:
     assert outcome.detail == f"{ACL}: added 91.240.118.77/32 as rule 41, expires in 3h"
     (record,) = state.blocks.values()
     assert (record.rule_number, record.expires_at) == (41, "2026-11-28T07:00:00+00:00")
-    outcome = block("45.13.104.9", nacls, MemoryState(), config)  # 2 of 2 rules now in use
-    assert (outcome.status, outcome.retryable) == (Status.FAILED, False)
-    assert outcome.detail == f"{ACL}: rule quota reached: 2 of 2 ingress rules in use"
+    outcome = block("45.13.104.9", nacls, MemoryState(), config)  # 2 of 2 rules now in use, none recorded here
+    assert (outcome.status, outcome.retryable) == (Status.REFUSED, False)
+    assert outcome.detail == f"{ACL}: rule quota reached: 2 of 2 ingress rules in use{NO_ROOM}"
 
 
 def test_the_entry_is_an_ingress_deny_of_the_host() -> None:
@@ -385,9 +389,9 @@ def test_a_dry_run_that_could_add_in_one_acl_but_not_another_is_not_retryable() 
     config = setup.parse({"mode": "dry_run", "nacl": {"network_acl_ids": [ACL], "rule_range": [1, 1]}})
     nacls = two_acls([NaclEntry(1, False, "allow", "0.0.0.0/0")])
     outcome = block("91.240.118.77", nacls, MemoryState(), config)
-    assert (outcome.status, outcome.retryable) == (Status.FAILED, False)
+    assert (outcome.status, outcome.retryable) == (Status.DRY_RUN, False)
     assert outcome.detail == (
-        f"{ACL}: would deny 91.240.118.77/32 as rule 1 (dry run); {OTHER}: managed range 1-1 is full"
+        f"{ACL}: would deny 91.240.118.77/32 as rule 1 (dry run); {OTHER}: managed range 1-1 is full{NO_ROOM}"
     )
 
 
@@ -396,8 +400,8 @@ def test_dry_run_still_reports_an_acl_it_could_not_add_to() -> None:
     nacls = MemoryNacls({ACL: [NaclEntry(1, False, "allow", "0.0.0.0/0")]})
     outcome = block("91.240.118.77", nacls, MemoryState(), config)
     assert (outcome.status, outcome.detail, outcome.retryable) == (
-        Status.FAILED,
-        f"{ACL}: managed range 1-1 is full",
+        Status.REFUSED,
+        f"{ACL}: managed range 1-1 is full{NO_ROOM}",
         False,
     )
 
@@ -564,6 +568,9 @@ def test_the_pending_record_is_written_before_the_entry_with_every_field() -> No
         created_at="2026-11-28T04:00:00+00:00",
         expires_at="2026-11-29T04:00:00+00:00",
         status=BlockStatus.PENDING,
+        score=0,
+        offences=1,
+        reason=f"{EVENT.type}: {EVENT.title}",
     )
     assert state.recorded[1] == dataclasses.replace(state.recorded[0], status=BlockStatus.ACTIVE)
 

@@ -161,9 +161,11 @@ class BlockIp(Action):
             plan = plan_block(entries, cidr, egress=egress, rule_range=nacl_cfg.rule_range, quota=nacl_cfg.rule_quota)
             if plan.verdict is BlockVerdict.ALREADY:
                 return Status.DONE, plan.detail, False
-            if plan.verdict is not BlockVerdict.ADD or plan.rule_number is None:
+            if plan.verdict in (BlockVerdict.RANGE_FULL, BlockVerdict.QUOTA_FULL):
                 full = _Full(acl=acl, egress=egress, block=block, entries=entries, why=plan.detail)
                 return self._when_full(full, ctx, dry_run=dry_run)
+            if plan.rule_number is None:  # the planner always names the number it adds: never write on a guess
+                return Status.FAILED, f"{plan.detail}: no rule number was chosen", False
             if dry_run:
                 return Status.DRY_RUN, f"would {plan.detail} (dry run)", False
             # Someone outside Riposte (a person, another tool) may take a number between our read and our
