@@ -23,16 +23,21 @@ import os
 import signal
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riposte import inputs
+from riposte import inputs, sources
+from riposte.actions import ACTIONS, ActionContext
+from riposte.adapters.memory import MemoryState
+from riposte.commands import blocks
 from riposte.core import config as cfg
-from riposte.core.model import Outcome, Plan, Status
-from riposte.engine import pipeline, runner, setup
+from riposte.core.model import Entities, EventKind, Outcome, Plan, SecurityEvent, Status
+from riposte.core.ports import StatePort
+from riposte.engine import context, pipeline, runner, setup
 from riposte.sources import SOURCES, InputError
+from riposte.sources.webhooks import ADAPTERS, map_body
 
 if TYPE_CHECKING:
     from riposte.runtime import Runtime
@@ -42,6 +47,11 @@ EXIT_OK = 0
 EXIT_REJECTED = 2
 EXIT_FAILED = 3
 EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
+# Undo commands: (what they undo, what they take).
+UNDO = {
+    "release": ("isolate_instance: restore an instance's groups", "INSTANCE"),
+    "enable-key": ("disable_access_key: re-activate a key and remove the session deny", "KEY"),
+}
 
 
 class _OutputClosed(Exception):
@@ -51,18 +61,38 @@ class _OutputClosed(Exception):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="riposte", description=__doc__.split("\n\n")[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help=f"TOML configuration (default: ./{DEFAULT_CONFIG} if present)")
-    common.add_argument(
+    configured = argparse.ArgumentParser(add_help=False)
+    configured.add_argument(
+        "--config", metavar="FILE", help=f"TOML configuration (default: ./{DEFAULT_CONFIG} if present)"
+    )
+    configured.add_argument(
         "--allow", metavar="CIDR", action="append", default=[], help="add to the allowlist (repeatable)"
     )
-    common.add_argument("--source", choices=SOURCES.names(), help="force the source instead of detecting it")
+    common = argparse.ArgumentParser(add_help=False, parents=[configured])
+    common.add_argument(
+        "--source",
+        choices=[*SOURCES.names(), *ADAPTERS.names()],
+        help="force the source instead of detecting it; an alerting tool's name reads saved webhook bodies",
+    )
     common.add_argument(
         "paths", metavar="PATH", nargs="+", help="event file, directory (read recursively), or - for standard input"
     )
     commands.add_parser("score", parents=[common], help="normalize, score and plan; touches nothing")
     run = commands.add_parser("run", parents=[common], help="plan, then act and notify (honours dry_run)")
     run.add_argument("--table", metavar="NAME", help="DynamoDB table for audit and state (default: in memory)")
+    serve = commands.add_parser(
+        "serve", parents=[configured], help="the webhook front door on a local HTTP server, carried out like run"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
+    serve.add_argument("--table", metavar="NAME", help="DynamoDB table for audit and state (default: in memory)")
+    for name, (what, target) in UNDO.items():
+        undo = commands.add_parser(name, parents=[configured], help=f"undo {what}")
+        undo.add_argument("target", metavar=target)
+        undo.add_argument("--account", help="the account it lives in (default: the caller's)")
+        undo.add_argument("--region", help="its region (default: boto3's)")
+        undo.add_argument("--table", metavar="NAME", help="the state table holding what the action recorded")
+    blocks.add_parsers(commands)
     return parser
 
 
@@ -124,6 +154,8 @@ def _line(label: str, plan: Plan, actions: Sequence[Outcome], notify: Sequence[d
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in blocks.COMMANDS:
+        return blocks.run(args)
     try:
         config = _config(args)
     except cfg.ConfigError as error:
@@ -131,32 +163,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REJECTED
 
     rt = None
-    if args.command == "run":
+    if args.command != "score":
         from riposte.runtime import build
 
         rt = build(config, table_name=args.table)
+    if args.command == "serve":
+        assert rt is not None
+        return _serve(args, config, rt)
+    if args.command in UNDO:
+        assert rt is not None
+        return _undo(args, config, rt)
 
+    # Counts and sightings that move scores (bursts, repeat offenders, correlation) are shared by the inputs of
+    # one run, in order: in memory for `score`, in the table (if any) for `run`.
+    state = rt.ports.state if rt else MemoryState()
     rejected = failed = False
     try:
         for item in inputs.read(args.paths):
-            line, item_failed = _process(item, config, args.source, rt)
-            rejected |= "error" in line
-            failed |= item_failed
-            _emit(line)
+            for line, line_failed in _process(item, config, args.source, rt, state):
+                rejected |= "error" in line
+                failed |= line_failed
+                _emit(line)
     except _OutputClosed:
         _silence_stdout()
         return EXIT_OUTPUT_CLOSED
     return EXIT_REJECTED if rejected else EXIT_FAILED if failed else EXIT_OK
 
 
+def _events(item: inputs.Item, config: cfg.Config, source: str | None) -> list[SecurityEvent]:
+    if source in ADAPTERS:  # a saved webhook body: the front door's mapping and limits, no authentication
+        return map_body(str(source), json.dumps(item.raw).encode(), config)
+    return [sources.normalize(item.raw, source)]
+
+
 def _process(
-    item: inputs.Item, config: cfg.Config, source: str | None, rt: Runtime | None
-) -> tuple[dict[str, Any], bool]:
-    """The item's output line, and whether an action or notification failed."""
+    item: inputs.Item, config: cfg.Config, source: str | None, rt: Runtime | None, state: StatePort
+) -> Iterator[tuple[dict[str, Any], bool]]:
+    """The item's output lines (one per event it holds), each with whether an action or notification failed."""
     if item.error is not None:
-        return {"input": item.label, "error": item.error}, False
+        yield {"input": item.label, "error": item.error}, False
+        return
     try:
-        plan = pipeline.plan(item.raw, config, source)
+        events = _events(item, config, source)
     except InputError as error:
         problem = str(error)
     except RecursionError:  # the event is valid JSON but nests deeper than a source can walk
@@ -164,14 +212,79 @@ def _process(
     except ValueError as error:  # e.g. an integer too long to turn into text
         problem = f"cannot process: {_reason(error)}"
     else:
-        if rt is None:
-            planned = [{"notifier": n, "status": str(Status.PLANNED), "detail": ""} for n in plan.notify]
-            return _line(item.label, plan, plan.actions, planned), False
-        result = runner.execute(plan, config, rt.ports, rt.notifiers, now=datetime.now(UTC))
-        notified = [o.as_notify_dict() for o in result.notifications]
-        failed = any(o.status is Status.FAILED for o in (*result.actions, *result.notifications))
-        return _line(item.label, plan, result.actions, notified), failed
-    return {"input": item.label, "error": problem}, False
+        for index, event in enumerate(events):
+            label = item.label if len(events) == 1 else f"{item.label}#{index}"
+            yield _carry_out(label, event, config, rt, state)
+        return
+    yield {"input": item.label, "error": problem}, False
+
+
+def _carry_out(
+    label: str, event: SecurityEvent, config: cfg.Config, rt: Runtime | None, state: StatePort
+) -> tuple[dict[str, Any], bool]:
+    now = datetime.now(UTC)
+    own = rt.own() if rt else ()
+    plan = pipeline.plan_event(event, config, context.gather(event, config, state, now.timestamp()), own)
+    if rt is None:
+        planned = [{"notifier": n, "status": str(Status.PLANNED), "detail": ""} for n in plan.notify]
+        return _line(label, plan, plan.actions, planned), False
+    result = runner.execute(plan, config, rt.ports, rt.notifiers, now=now)
+    notified = [o.as_notify_dict() for o in result.notifications]
+    failed = any(o.status is Status.FAILED for o in (*result.actions, *result.notifications))
+    return _line(label, plan, result.actions, notified), failed
+
+
+def _serve(args: argparse.Namespace, config: cfg.Config, rt: Runtime) -> int:
+    """Accepted webhook alerts go through `run`'s pipeline; the bearer token and HMAC secret come from
+    RIPOSTE_WEBHOOK_TOKEN and RIPOSTE_WEBHOOK_HMAC_SECRET."""
+    import logging
+
+    from riposte.serve import serve
+
+    # Standard output carries one JSON line per event, as with `run`: the server's own log goes to stderr.
+    for handler in logging.getLogger("riposte").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+
+    def carry_out(events: Sequence[SecurityEvent]) -> None:
+        for event in events:
+            line, _ = _carry_out(f"serve:{event.source}", event, config, rt, rt.ports.state)
+            _emit(line)
+
+    server = serve(config, args.host, args.port, carry_out)
+    print(f"riposte: listening on {server.url}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return EXIT_OK
+
+
+def _undo(args: argparse.Namespace, config: cfg.Config, rt: Runtime) -> int:
+    action_name = {"release": "isolate_instance", "enable-key": "disable_access_key"}[args.command]
+    event = SecurityEvent(
+        source="cli",
+        id=f"cli:{args.command}:{args.target}",
+        type=f"riposte:{args.command}",
+        title=f"riposte {args.command} {args.target}",
+        kind=EventKind.OTHER,
+        entities=Entities(),
+        account=args.account,
+        region=args.region or boto_region(),
+    )
+    ctx = ActionContext(event=event, config=config, ports=rt.ports, now=datetime.now(UTC), action=action_name)
+    outcome = ACTIONS.get(action_name)().undo(args.target, ctx)
+    _emit({"input": args.target, **outcome.as_action_dict()})
+    return EXIT_OK if outcome.status in (Status.DONE, Status.DRY_RUN) else EXIT_FAILED
+
+
+def boto_region() -> str | None:
+    import boto3
+
+    region: str | None = boto3.session.Session().region_name
+    return region
 
 
 def _reason(error: ValueError) -> str:

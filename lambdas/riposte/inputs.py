@@ -1,17 +1,19 @@
 """Read events for the CLI, streamed: memory stays bounded by the largest single event, whatever the input's size.
 
 Each PATH is a file, a directory or ``-`` (standard input). A directory is read recursively in name order,
-hidden files and directories skipped, and only files named ``*.json``, ``*.jsonl``, ``*.ndjson`` or ``*.gz``
-(``EVENT_SUFFIXES``); a file named on the command line is always read. Only regular files are opened: a FIFO,
-a device or a socket is reported, never read (reading one could block forever). Gzip is recognized by its
-magic number and decompressed as it is read. What a file holds is decided by its content:
+hidden files and directories (and CloudTrail's ``CloudTrail-Digest`` folders) skipped, and only files named
+``*.json``, ``*.jsonl``, ``*.ndjson`` or ``*.gz`` (``EVENT_SUFFIXES``); a file named on the command line is always
+read. Only regular files are opened: a FIFO, a device or a socket is reported, never read (reading one could
+block forever). Gzip is recognized by its magic number and decompressed as it is read. What a file holds is
+decided by its content:
 
 - JSON lines, when the name ends ``.jsonl``/``.ndjson`` (optionally ``.gz``), or when the first line is a
   complete JSON object and more lines follow: one event per line, a bad line reported on its own;
 - a JSON array of events: elements are decoded one at a time;
-- ``get-findings`` output, an object whose first key is ``"Findings"`` (the whole file): its elements likewise;
-- otherwise one JSON event (an object holding a ``"Findings"`` list beside at most one other key, such as
-  ``NextToken``, counts as ``get-findings`` output too).
+- ``get-findings`` output or a CloudTrail log file, an object whose first key is ``"Findings"`` (``"findings"``
+  from the REST API) or ``"Records"`` (the whole file): its elements likewise;
+- otherwise one JSON event (an object holding such a list beside at most one other key, such as ``NextToken``,
+  counts too).
 
 A file that stops being valid part-way (truncated, a syntax error) yields the events before that point and then
 one error for the rest of the file: without a valid structure there is no telling where the next event starts.
@@ -44,6 +46,8 @@ class Item:
 # In a directory, only files that can hold events are read (samples keep their expectations, READMEs and
 # the like beside them); a file named on the command line is always read.
 EVENT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz")
+# CloudTrail writes its digest files (hashes, no events) beside the logs, in folders of this name.
+DIGESTS = "CloudTrail-Digest"
 LINES_SUFFIXES = (".jsonl", ".ndjson")
 STDIN = "-"
 # One event larger than this is refused: EventBridge caps events at 256 KB, GuardDuty findings are a few KB.
@@ -53,7 +57,10 @@ CHUNK_BYTES: Final = 1 << 16
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _WHITESPACE = re.compile(r"[ \t\n\r]*")  # JSON's own whitespace, nothing more
-_FINDINGS_FIRST = re.compile(r'\{[ \t\n\r]*"Findings"[ \t\n\r]*:[ \t\n\r]*\[')
+# The lists a file may hold events in: GetFindings output (CLI "Findings", REST API "findings") and CloudTrail's
+# log files in S3 ("Records").
+CONTAINERS = ("Findings", "findings", "Records")
+_FINDINGS_FIRST = re.compile(r'\{[ \t\n\r]*"(?:Findings|findings|Records)"[ \t\n\r]*:[ \t\n\r]*\[')
 _STRUCTURAL = re.compile(r"[\[\]{},]")  # once one follows the opening brace, _FINDINGS_FIRST can decide
 _FINDINGS_PROBE = 4096  # characters: `{ "Findings": [` through any sane whitespace
 _DECODER = json.JSONDecoder()
@@ -169,7 +176,7 @@ def _walk(root: Path) -> Iterator[Path | Item]:
         entry = next(stack[-1], None)
         if entry is None:
             stack.pop()
-        elif not entry.name.startswith("."):
+        elif not entry.name.startswith(".") and entry.name != DIGESTS:
             path = Path(entry.path)
             try:
                 if entry.is_dir(follow_symlinks=False):
@@ -452,8 +459,10 @@ class _Parser:
         yield from self._whole(value)
 
     def _whole(self, data: Any) -> Iterator[Item]:
-        if isinstance(data, dict) and isinstance(data.get("Findings"), list) and len(data) <= 2:
-            data = data["Findings"]  # `aws guardduty get-findings` output
+        if isinstance(data, dict) and len(data) <= 2:
+            lists = [data[key] for key in CONTAINERS if isinstance(data.get(key), list)]
+            if len(lists) == 1:
+                data = lists[0]  # get-findings output, a CloudTrail log file
         if isinstance(data, list):
             for index, raw in enumerate(data):
                 yield Item(f"{self.name}#{index}", raw)

@@ -15,13 +15,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from riposte import cli
+from riposte import cli, sources
 from riposte.actions import Ports
 from riposte.adapters.memory import MemoryNacls, MemoryState
 from riposte.core import config as cfg
 from riposte.core.model import Outcome, Result, Status
 from riposte.core.ports import NaclEntry
-from riposte.engine import pipeline
 from riposte.notifiers import Notifier, Route, SecretSpec
 from riposte.runtime import Runtime
 from tests.conftest import EVENTS, GUARDDUTY, ROOT
@@ -105,14 +104,14 @@ def test_a_finding_nested_deeper_than_a_source_can_walk_is_one_line(tmp_path: Pa
 def test_recursion_and_value_errors_from_a_source_become_error_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, raised: Exception, error: str
 ) -> None:
-    real = pipeline.plan
+    real = sources.normalize
 
-    def plan(raw: Any, config: cfg.Config, source: str | None = None) -> Any:
+    def normalize(raw: Any, source: str | None = None) -> Any:
         if isinstance(raw, dict) and raw.get("boom"):
             raise raised
-        return real(raw, config, source)
+        return real(raw, source)
 
-    monkeypatch.setattr(pipeline, "plan", plan)
+    monkeypatch.setattr(sources, "normalize", normalize)
     (tmp_path / "boom.json").write_text('{"boom": true}')
     status, lines, _ = run_cli(capsys, "score", tmp_path / "boom.json", GOOD)
     assert status == 2
