@@ -12,12 +12,13 @@ a cdk-nag finding says why.
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Fn, Stack
 from aws_cdk import aws_guardduty as guardduty
 from aws_cdk.aws_sqs import IQueue
 from constructs import Construct
 
 from riposte.core.config import Config
+from riposte.handlers import environment
 from stacks.constructs.alarms import Alarms
 from stacks.constructs.ingest import Ingest
 from stacks.constructs.key import EncryptionKey
@@ -55,6 +56,9 @@ class RiposteStack(Stack):
             webhook_queue=self.webhooks.queue if self.webhooks else None,
         )
         self.maintenance = Maintenance(self, "Maintenance", config=config, key=self.key, table=self.state.table)
+        # CloudTrail records Riposte's own calls too: the responder must know its roles to ignore them.
+        own_roles = [self.responder.role.role_arn, self.maintenance.role.role_arn]
+        self.responder.function.add_environment(environment.SELF_ARNS, Fn.join(",", own_roles))
         dlqs: dict[str, IQueue] = {"events": self.ingest.dlq}
         if self.webhooks:
             dlqs["webhook alerts"] = self.webhooks.dlq

@@ -92,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         undo.add_argument("--account", help="the account it lives in (default: the caller's)")
         undo.add_argument("--region", help="its region (default: boto3's)")
         undo.add_argument("--table", metavar="NAME", help="the state table holding what the action recorded")
+    breaker = commands.add_parser(
+        "breaker", parents=[configured], help="show or reset the circuit breaker (limits.breaker_per_hour)"
+    )
+    breaker.add_argument("what", choices=("status", "reset"))
+    breaker.add_argument("--table", metavar="NAME", default=os.environ.get("RIPOSTE_TABLE"), help="the state table")
     blocks.add_parsers(commands)
     return parser
 
@@ -163,16 +168,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REJECTED
 
     rt = None
+    if args.command == "breaker" and not args.table:
+        print(
+            "riposte: --table NAME (or $RIPOSTE_TABLE) is required: the breaker lives in the state table",
+            file=sys.stderr,
+        )
+        return EXIT_REJECTED
     if args.command != "score":
         from riposte.runtime import build
 
         rt = build(config, table_name=args.table)
-    if args.command == "serve":
-        assert rt is not None
-        return _serve(args, config, rt)
-    if args.command in UNDO:
-        assert rt is not None
-        return _undo(args, config, rt)
+    if rt is not None and args.command in ("serve", "breaker", *UNDO):
+        return _serve(args, config, rt) if args.command == "serve" else _manage(args, config, rt)
 
     # Counts and sightings that move scores (bursts, repeat offenders, correlation) are shared by the inputs of
     # one run, in order: in memory for `score`, in the table (if any) for `run`.
@@ -278,6 +285,18 @@ def _undo(args: argparse.Namespace, config: cfg.Config, rt: Runtime) -> int:
     outcome = ACTIONS.get(action_name)().undo(args.target, ctx)
     _emit({"input": args.target, **outcome.as_action_dict()})
     return EXIT_OK if outcome.status in (Status.DONE, Status.DRY_RUN) else EXIT_FAILED
+
+
+def _manage(args: argparse.Namespace, config: cfg.Config, rt: Runtime) -> int:
+    return _breaker(args, rt) if args.command == "breaker" else _undo(args, config, rt)
+
+
+def _breaker(args: argparse.Namespace, rt: Runtime) -> int:
+    if args.what == "reset":
+        rt.ports.state.reset_breaker()
+    why = rt.ports.state.breaker()
+    _emit({"breaker": "tripped" if why else "closed", "detail": why or ""})
+    return EXIT_OK
 
 
 def boto_region() -> str | None:

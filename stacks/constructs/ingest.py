@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -47,6 +48,24 @@ class Ingest(Construct):
         for name, source in SOURCES:
             for index, pattern in enumerate(source.event_patterns):
                 self._rule(f"{name.title()}Rule{index or ''}", name, pattern)
+        self._pin_senders()
+
+    def _pin_senders(self) -> None:
+        """Only this construct's rules may put events on the queue. CDK's own statement allows any rule of the
+        account (aws:SourceAccount); this deny narrows it to these rules' ARNs, and keeps out every principal
+        that would send directly (no aws:SourceArn at all): the responder acts on what the queue holds, so
+        nobody may write to it but EventBridge for these rules (and the dead-letter queue's redrive)."""
+        allowed = [rule.rule_arn for rule in self.rules] + [self.dlq.queue_arn]
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyRiposteRulesMaySend",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions={"ArnNotEquals": {"aws:SourceArn": allowed}},
+            )
+        )
 
     def _rule(self, construct_id: str, name: str, pattern: Mapping[str, Any]) -> None:
         rule = events.Rule(
@@ -59,6 +78,13 @@ class Ingest(Construct):
                 detail=pattern.get("detail"),
             ),
         )
+        detail = pattern.get("detail")
+        if isinstance(detail, Mapping) and detail.get("readOnly") == [True]:
+            # EventBridge delivers read-only CloudTrail events (GetSecretValue, GetPasswordData...) only to rules
+            # in this state.
+            cfn = rule.node.default_child
+            assert isinstance(cfn, events.CfnRule)
+            cfn.add_property_override("State", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
         rule.add_target(
             targets.SqsQueue(
                 self.queue,

@@ -147,3 +147,26 @@ def test_serve_takes_an_alert_over_http_and_carries_it_out(tmp_path: Path) -> No
         assert line["source"] == "webhooks:generic"
         assert line["entities"]["ips"] == ["45.13.104.66"]
         assert line["actions"][0]["action"] == "block_ip"
+
+
+def test_the_breaker_needs_its_table(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RIPOSTE_TABLE", raising=False)
+    assert cli.main(["breaker", "status"]) == 2
+    assert "--table NAME" in capsys.readouterr().err
+
+
+def test_the_breaker_is_shown_and_reset_against_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from demo.local import create_state_table
+    from riposte.adapters.aws.dynamodb import DynamoState
+
+    with mock_aws():
+        create_state_table(boto3.client("dynamodb"), "state")
+        DynamoState(boto3.resource("dynamodb").Table("state")).trip_breaker("too many", now=5)
+        assert run_cli(capsys, "breaker", "status", "--table", "state") == (
+            0,
+            [{"breaker": "tripped", "detail": "too many (since 5)"}],
+        )
+        assert run_cli(capsys, "breaker", "reset", "--table", "state") == (0, [{"breaker": "closed", "detail": ""}])

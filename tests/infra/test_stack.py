@@ -308,3 +308,40 @@ def test_alarms_notify_an_encrypted_topic_and_an_email_when_configured(tmp_path:
 
 def test_no_email_subscription_unless_configured(default: Any) -> None:
     assert template(default).find_resources("AWS::SNS::Subscription") == {}
+
+
+def test_only_riposte_rules_may_send_to_the_events_queue(default: Any) -> None:
+    t = template(default)
+    rules = {k for k, v in t.find_resources("AWS::Events::Rule").items() if "EventPattern" in v["Properties"]}
+    (queue_policy,) = [
+        p
+        for p in t.find_resources("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": LOGICAL_IDS["queue"]}]
+    ]
+    (deny,) = [
+        s
+        for s in queue_policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "OnlyRiposteRulesMaySend"
+    ]
+    assert (deny["Effect"], deny["Action"], deny["Principal"]) == ("Deny", "sqs:SendMessage", {"AWS": "*"})
+    pinned = deny["Condition"]["ArnNotEquals"]["aws:SourceArn"]
+    assert {ref["Fn::GetAtt"][0] for ref in pinned if "Fn::GetAtt" in ref and ref["Fn::GetAtt"][1] == "Arn"} >= rules
+
+
+def test_rules_for_read_only_cloudtrail_events_receive_them(default: Any) -> None:
+    rules = template(default).find_resources("AWS::Events::Rule").values()
+    read_only = [
+        r for r in rules if r["Properties"].get("EventPattern", {}).get("detail", {}).get("readOnly") == [True]
+    ]
+    assert read_only
+    assert {r["Properties"]["State"] for r in read_only} == {"ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"}
+    others = [r for r in rules if r not in read_only and "EventPattern" in r["Properties"]]
+    assert {r["Properties"]["State"] for r in others} == {"ENABLED"}
+
+
+def test_the_responder_knows_ripostes_own_roles(default: Any) -> None:
+    functions = template(default).find_resources("AWS::Lambda::Function").values()
+    (responder,) = [f for f in functions if f["Properties"]["Handler"] == HANDLER]
+    joined = responder["Properties"]["Environment"]["Variables"]["RIPOSTE_SELF_ARNS"]
+    assert joined["Fn::Join"][0] == ","
+    assert len(joined["Fn::Join"][1]) == 2

@@ -106,3 +106,12 @@ def test_block_records_are_listed_per_container_and_forgotten_only_as_they_were(
     assert not state.forget_block(BlockRecord(acl, "91.240.118.77/32", 7, False, "e1", "t", "x"))  # renumbered
     assert state.forget_block(first)
     assert state.list_blocks((acl,)) == (egress,)
+
+
+def test_the_breaker_trips_once_says_why_and_resets(state: StatePort) -> None:
+    assert state.breaker() is None
+    assert state.trip_breaker("301 actions within an hour", now=1000)
+    assert not state.trip_breaker("302 actions within an hour", now=1001)  # the first reason stands
+    assert state.breaker() == "301 actions within an hour (since 1000)"
+    state.reset_breaker()
+    assert state.breaker() is None

@@ -49,13 +49,15 @@ class ActionContext:
     own: OwnAddresses = ()  # the account's own addresses, never to be covered by a widened block
     # The action this context runs; set, ``dry_run`` honours the action's own mode (``action_modes``).
     action: str = ""
+    # The circuit breaker is tripped: every action only says what it would do.
+    held: bool = False
 
     @property
     def dry_run(self) -> bool:
-        return self.config.dry_run_for(self.action) if self.action else self.config.dry_run
+        return self.held or (self.config.dry_run_for(self.action) if self.action else self.config.dry_run)
 
     def dry_run_for(self, action: str) -> bool:
-        return self.config.dry_run_for(action)
+        return self.held or self.config.dry_run_for(action)
 
     @property
     def account(self) -> str | None:

@@ -23,6 +23,7 @@ class MemoryState:
     counts: dict[tuple[str, int], set[str]] = field(default_factory=dict)
     sightings: dict[str, dict[str, float]] = field(default_factory=dict)
     locks: dict[str, tuple[str, float]] = field(default_factory=dict)
+    tripped: str | None = None
     _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_audit(self, record: AuditRecord) -> None:
@@ -79,6 +80,19 @@ class MemoryState:
     def release_delivery(self, key: str, channel: str) -> None:
         if self.deliveries.get((key, channel), ("",))[0] == "in_progress":  # never undo a delivery
             del self.deliveries[(key, channel)]
+
+    def trip_breaker(self, reason: str, now: float) -> bool:
+        with self._mutex:
+            if self.tripped is not None:
+                return False
+            self.tripped = f"{reason} (since {int(now)})"
+            return True
+
+    def breaker(self) -> str | None:
+        return self.tripped
+
+    def reset_breaker(self) -> None:
+        self.tripped = None
 
     def hit(self, key: str, member: str, window_seconds: int, now: float) -> int:
         with self._mutex:

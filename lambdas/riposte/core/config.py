@@ -202,6 +202,17 @@ class Waf(_Frozen):
         return value
 
 
+class Limits(_Frozen):
+    """The blast radius. Past a per-action cap in an hour, that action is refused (and said so); past the
+    breaker's threshold of actions of all kinds in an hour, the circuit breaker trips: Riposte runs in dry-run
+    until someone resets it (``riposte breaker reset``), records why, and pages."""
+
+    max_per_hour: dict[str, Annotated[int, Field(ge=0, le=100_000)]] = Field(
+        default_factory=lambda: {"block_ip": 120, "block_waf": 500, "isolate_instance": 10, "disable_access_key": 10}
+    )
+    breaker_per_hour: Annotated[int, Field(ge=1, le=100_000)] = 300
+
+
 class GuardDuty(_Frozen):
     # Only one detector may exist per account and region: set false where GuardDuty is already on.
     create_detector: bool = True
@@ -245,6 +256,10 @@ class CloudTrail(_Frozen):
     set ``create_trail = false`` where an existing or organization trail already logs management events."""
 
     create_trail: bool = True
+    # Principals (ARN patterns) whose calls are never detections: Riposte's own roles are added at run time
+    # (the responder's role, the member role), so its remediation never raises anything against itself. Add
+    # your deploy pipelines' roles here only if you accept that their changes are never flagged.
+    ignore_principals: tuple[Annotated[str, Field(min_length=1, max_length=2048)], ...] = ()
     # The trail's CloudWatch Logs copy, and the log files in S3 (objects and their noncurrent versions).
     log_retention_days: int = 365
     bucket_retention_days: Annotated[int, Field(ge=90, le=36500)] = 365
@@ -409,6 +424,7 @@ class Config(_Frozen):
     blocks: Blocks = Blocks()
     allowlist: tuple[Cidr, ...] = ()
     scoring: Scoring = Scoring()
+    limits: Limits = Limits()
     # Names of registered actions; checked against the registry after loading (``engine.setup``).
     actions: tuple[str, ...] = ("block_ip",)
     # Secrets Manager names, by the secret field a notifier declares (``slack_webhook_url``...). A field left

@@ -55,7 +55,9 @@ SIGNAL_SAMPLE = "sample"
 SIGNAL_ARCHIVED = "archived"
 # The source says the activity is over (an alert resolved, recovered, OK): never acted on; its incident closes.
 SIGNAL_RESOLVED = "resolved"
-NO_ACTION_SIGNALS = frozenset({SIGNAL_SAMPLE, SIGNAL_ARCHIVED, SIGNAL_RESOLVED})
+# Made by Riposte's own roles (its remediation, seen again by CloudTrail): never a detection, never acted on.
+SIGNAL_OWN_ACTIVITY = "own_activity"
+NO_ACTION_SIGNALS = frozenset({SIGNAL_SAMPLE, SIGNAL_ARCHIVED, SIGNAL_RESOLVED, SIGNAL_OWN_ACTIVITY})
 
 
 class Role(StrEnum):

@@ -127,6 +127,17 @@ class StatePort(Protocol):
         """Give a claim back after a failed send, so that the retry may send."""
         ...
 
+    def trip_breaker(self, reason: str, now: float) -> bool:
+        """Trip the circuit breaker (Riposte then only dry-runs) unless it is already tripped; True when this
+        call tripped it."""
+        ...
+
+    def breaker(self) -> str | None:
+        """Why the breaker is tripped (and since when), or None when it is not."""
+        ...
+
+    def reset_breaker(self) -> None: ...
+
     def hit(self, key: str, member: str, window_seconds: int, now: float) -> int:
         """Count ``member`` (an event id) under ``key`` in the fixed window containing ``now``; return how many
         distinct members the window holds, this one included. Idempotent (a redelivered event counts once) and

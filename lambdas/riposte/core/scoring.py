@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from riposte.core.model import (
     SIGNAL_ALREADY_BLOCKED,
     SIGNAL_ARCHIVED,
+    SIGNAL_OWN_ACTIVITY,
     SIGNAL_RESOLVED,
     SIGNAL_SAMPLE,
     SIGNAL_THREAT_INTEL,
@@ -77,6 +78,8 @@ def score(event: SecurityEvent, context: Sequence[tuple[int, str]] = ()) -> Scor
     clamped = max(0, min(100, total))
     if clamped != total:
         reasons.append(f"clamped to {clamped}")
+    if SIGNAL_OWN_ACTIVITY in event.signals:
+        return Score(value=0, reasons=(*reasons, "made by Riposte's own role: its remediation, not a detection"))
     for signal, what in NOT_LIVE:
         if signal in event.signals and clamped > NOT_LIVE_CAP:
             clamped = NOT_LIVE_CAP

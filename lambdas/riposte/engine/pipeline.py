@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from fnmatch import fnmatchcase
 from typing import Any
 
 from riposte import sources
 from riposte.core import guard, scoring
 from riposte.core.config import Config
-from riposte.core.model import Plan, SecurityEvent
+from riposte.core.model import SIGNAL_OWN_ACTIVITY, Plan, Role, SecurityEvent
 from riposte.engine import policy
 
 
@@ -23,4 +25,17 @@ def plan_event(
     context: Sequence[tuple[int, str]] = (),
     own: guard.OwnAddresses = (),
 ) -> Plan:
+    event = mark_own_activity(event, config)
     return policy.decide(event, scoring.score(event, context), config, own)
+
+
+def mark_own_activity(event: SecurityEvent, config: Config) -> SecurityEvent:
+    """Calls made by Riposte's own roles (``cloudtrail.ignore_principals``: the runtime adds the responder's
+    role and the member role) come back through CloudTrail: mark them so they raise nothing."""
+    patterns = config.cloudtrail.ignore_principals
+    if not patterns:
+        return event
+    actors = event.entities.having("principal", Role.ACTOR)
+    if any(fnmatchcase(actor, pattern) for actor in actors for pattern in patterns):
+        return replace(event, signals=event.signals | {SIGNAL_OWN_ACTIVITY})
+    return event

@@ -8,6 +8,7 @@ block_ip in enforce mode needs NACLs to act on), and ``[secrets]`` keys that no 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from riposte.actions import ACTIONS
@@ -22,6 +23,9 @@ def problems(config: cfg.Config) -> list[str]:
     for name in config.actions:
         if name not in ACTIONS:
             found.append(f"actions: unknown action {name!r}; valid: {', '.join(ACTIONS.names())}")
+    for name in config.limits.max_per_hour:
+        if name not in ACTIONS:
+            found.append(f"limits.max_per_hour.{name}: unknown action; valid: {', '.join(ACTIONS.names())}")
     for name in dict.fromkeys(config.actions):
         if name in ACTIONS:
             found.extend(ACTIONS.get(name).validate(config))
@@ -53,3 +57,15 @@ def parse(data: dict[str, object], origin: str = "config") -> cfg.Config:
 
 def from_json(text: str, origin: str = cfg.ENV_VAR) -> cfg.Config:
     return check(cfg.from_json(text, origin), origin)
+
+
+def with_own_principals(config: cfg.Config, arns: Iterable[str]) -> cfg.Config:
+    """``config`` whose ``cloudtrail.ignore_principals`` also holds Riposte's own roles: the given ARNs (the
+    responder's and the maintenance function's roles, known at deploy time) and the member role of every
+    account (``organization.member_role_name``)."""
+    own = [a.strip() for a in arns if a.strip()]
+    own.append(f"arn:*:iam::*:role/{config.organization.member_role_name}")
+    patterns = tuple(dict.fromkeys((*config.cloudtrail.ignore_principals, *own)))
+    return config.model_copy(
+        update={"cloudtrail": config.cloudtrail.model_copy(update={"ignore_principals": patterns})}
+    )

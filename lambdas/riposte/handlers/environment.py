@@ -28,11 +28,16 @@ WEBHOOK_QUEUE_URL = "RIPOSTE_WEBHOOK_QUEUE_URL"  # the dedicated queue the webho
 WEBHOOK_QUEUE_ARN = "RIPOSTE_WEBHOOK_QUEUE_ARN"
 
 
+# Riposte's own roles (comma-separated ARNs): CloudTrail records of their calls never raise detections.
+SELF_ARNS = "RIPOSTE_SELF_ARNS"
+
+
 class ResponderEnvironment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     config: str = Field(alias=CONFIG, min_length=2)
     table: str = Field(alias=TABLE, min_length=3)
+    self_arns: str = Field(default="", alias=SELF_ARNS)
     webhook_queue_arn: str = Field(default="", alias=WEBHOOK_QUEUE_ARN, pattern=r"^(arn:aws[a-z-]*:sqs:\S+)?$")
 
 

@@ -48,7 +48,8 @@ def settings() -> environment.ResponderEnvironment:
 def runtime() -> Runtime:
     """Configuration and clients, validated and built once per container."""
     env = settings()
-    return build(setup.from_json(env.config, environment.CONFIG), table_name=env.table)
+    config = setup.with_own_principals(setup.from_json(env.config, environment.CONFIG), env.self_arns.split(","))
+    return build(config, table_name=env.table)
 
 
 def decode(record: SQSRecord) -> list[SecurityEvent]:

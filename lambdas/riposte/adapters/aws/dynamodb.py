@@ -155,6 +155,30 @@ class DynamoState:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
 
+    BREAKER = {"pk": "breaker", "sk": "breaker"}  # noqa: RUF012 - a key, never mutated
+
+    def trip_breaker(self, reason: str, now: float) -> bool:
+        try:
+            self._table.put_item(
+                Item={**self.BREAKER, "reason": reason, "since": int(now)},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def breaker(self) -> str | None:
+        # A query reads strongly consistent like the rest of this adapter, and needs no GetItem grant.
+        items = self._table.query(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": "breaker"}, ConsistentRead=True
+        )["Items"]
+        return f"{items[0]['reason']} (since {int(items[0]['since'])})" if items else None
+
+    def reset_breaker(self) -> None:
+        self._table.delete_item(Key=self.BREAKER)
+
     def hit(self, key: str, member: str, window_seconds: int, now: float) -> int:
         start = int(now // window_seconds) * window_seconds
         item_key = {"pk": f"count#{key}", "sk": str(start)}
