@@ -11,6 +11,7 @@ from aws_cdk import BootstraplessSynthesizer, CfnOutput, Stack
 from constructs import Construct
 
 from riposte.core.config import Config, ConfigError
+from stacks.constructs.forwarding import MemberForwarding
 from stacks.constructs.member_role import MemberRole
 
 
@@ -33,4 +34,7 @@ class MemberStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
         self.member = MemberRole(self, "Member", config=config)
+        # CloudTrail events reach EventBridge in the account where the call was made: forward what Riposte listens
+        # to (per region: deploy the stack, or this part of it, in each region you use).
+        self.forwarding = MemberForwarding(self, "Forwarding", config=config)
         CfnOutput(self, "MemberRoleArn", value=self.member.role.role_arn, description="Assumed by the responder")

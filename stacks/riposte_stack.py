@@ -20,6 +20,7 @@ from constructs import Construct
 from riposte.core.config import Config
 from riposte.handlers import environment
 from stacks.constructs.alarms import Alarms
+from stacks.constructs.forwarding import CentralBusPolicy
 from stacks.constructs.ingest import Ingest
 from stacks.constructs.key import EncryptionKey
 from stacks.constructs.maintenance import Maintenance
@@ -41,6 +42,10 @@ class RiposteStack(Stack):
 
         self.key = EncryptionKey(self, "Encryption").key
         self.ingest = Ingest(self, "Ingest", key=self.key)
+        # Member accounts forward their CloudTrail events here (stacks/member_stack.py).
+        self.bus_policy = (
+            CentralBusPolicy(self, "BusPolicy", config=config) if config.organization.member_accounts else None
+        )
         self.state = StateTable(self, "StateTable", key=self.key)
         self.secrets = NotifierSecrets(self, "Secrets", config=config, key=self.key)
         # A public endpoint: deployed only when asked for. Its queue is the responder's second source.

@@ -50,8 +50,24 @@ def resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [r for r in template["Resources"].values() if r["Type"] == kind]
 
 
+def member_role(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The remediation role (the stack's other roles are EventBridge's, for forwarding events)."""
+    ((logical_id, role),) = [
+        (k, r)
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Role" and "RoleName" in r["Properties"]
+    ]
+    return logical_id, role
+
+
 def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for p in resources(template, "AWS::IAM::Policy") for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    role_id, _ = member_role(template)
+    return [
+        s
+        for p in resources(template, "AWS::IAM::Policy")
+        if {"Ref": role_id} in p["Properties"].get("Roles", [])
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
 
 
 def listed(value: Any) -> list[Any]:
@@ -59,7 +75,7 @@ def listed(value: Any) -> list[Any]:
 
 
 def test_the_role_trusts_only_the_responder_role_and_only_with_the_external_id(member: Any) -> None:
-    (role,) = resources(member[0], "AWS::IAM::Role")
+    _, role = member_role(member[0])
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Effect"] == "Allow"
     assert trust["Action"] == "sts:AssumeRole"
@@ -162,7 +178,10 @@ def test_the_responder_may_assume_exactly_the_member_roles_of_the_listed_account
     app = cdk.App(outdir=str(tmp_path))
     _, stack = cdk_app.build(app, config)
     template = app.synth().get_stack_by_name(stack.stack_name).template  # cdk-nag passes, or this raises
-    (assume,) = [s for s in statements(template) if "sts:AssumeRole" in listed(s["Action"])]
+    central = [
+        s for p in resources(template, "AWS::IAM::Policy") for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (assume,) = [s for s in central if "sts:AssumeRole" in listed(s["Action"])]
     arns = [json.dumps(r) for r in listed(assume["Resource"])]
     assert len(arns) == len(MEMBERS)
     for account, arn in zip(MEMBERS, arns, strict=True):
@@ -187,3 +206,31 @@ def test_the_member_app_entry_is_chosen_by_context(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "RiposteMember"
+
+
+def test_member_accounts_forward_the_cloudtrail_events_riposte_listens_to(member: tuple[dict[str, Any], Path]) -> None:
+    from riposte.sources import SOURCES
+
+    template, _ = member
+    rules = resources(template, "AWS::Events::Rule")
+    patterns = [r["Properties"]["EventPattern"] for r in rules]
+    for pattern in SOURCES.get("cloudtrail").event_patterns:
+        assert json.loads(json.dumps(pattern)) in patterns
+    for rule in rules:
+        (target,) = rule["Properties"]["Targets"]
+        assert json.dumps(target["Arn"]).endswith(':123456789012:event-bus/default"]]}')  # the central account
+        assert "RoleArn" in target  # cross-account bus targets need a role
+
+
+def test_the_central_bus_accepts_exactly_the_member_accounts(tmp_path: Path) -> None:
+    config = setup.parse({"organization": ORGANIZATION})
+    app = cdk.App(outdir=str(tmp_path))
+    _, stack = cdk_app.build(app, config)
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    policies = resources(template, "AWS::Events::EventBusPolicy")
+    principals = sorted(json.dumps(p["Properties"]["Statement"]["Principal"]) for p in policies)
+    assert len(principals) == len(MEMBERS)
+    for account, principal in zip(sorted(MEMBERS), principals, strict=True):
+        assert f"iam::{account}:root" in principal
+    for policy in policies:
+        assert policy["Properties"]["Statement"]["Action"] == "events:PutEvents"
