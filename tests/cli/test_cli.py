@@ -49,6 +49,10 @@ def test_score_prints_the_contract_for_one_finding(capsys: pytest.CaptureFixture
         "domains": [],
         "subnets": ["subnet-0a1b2c3d4e5f60718"],
         "interfaces": ["eni-0f1e2d3c4b5a69788"],
+        "trails": [],
+        "detectors": [],
+        "security_group_rules": [],
+        "kms_keys": [],
     }
     assert line["parties"] == [
         {"kind": "ip", "value": "91.240.118.77", "role": "peer", "network": True},

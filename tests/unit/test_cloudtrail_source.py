@@ -15,7 +15,7 @@ from riposte import sources
 from riposte.adapters.memory import MemoryState
 from riposte.core import scoring
 from riposte.core.model import EventKind, Party, Role
-from riposte.engine import context, pipeline
+from riposte.engine import context, pipeline, setup
 from riposte.sources import InputError
 from riposte.sources.cloudtrail import CloudTrailSource, records, source
 from riposte.sources.cloudtrail.record import API_CALL
@@ -175,6 +175,7 @@ def test_the_caller_key_and_address_act_and_our_account_is_affected() -> None:
         ("principal", "arn:aws:iam::111122223333:role/app-ec2-instance-role", Role.ACTOR, False),
         ("access_key", "ASIA2RMZWRYUXPWF6R7F", Role.COMPROMISED, False),
         ("ip", "2a0d:5600:24::10", Role.ACTOR, False),
+        ("trail", "org-management-trail", Role.AFFECTED, False),  # what heal restarts
         ("account", ACCOUNT, Role.AFFECTED, False),
     }
     assert ("Session", "arn:aws:sts::111122223333:assumed-role/app-ec2-instance-role/i-0a1b2c3d4e5f67890") in (
@@ -328,3 +329,32 @@ def test_riposte_score_reads_a_cloudtrail_event(tmp_path: Any, capsys: pytest.Ca
     assert line["reasons"] == ["CloudTrail detection cloudtrail_stop_logging (critical): base 90"]
     assert [n["notifier"] for n in line["notify"]] == ["slack", "pagerduty"]
     assert line["actions"] == []  # an API caller's address is never blocked in a NACL
+
+
+@pytest.mark.parametrize(
+    ("detection", "kind"),
+    [
+        ("cloudtrail_stop_logging", "trail"),
+        ("guardduty_detector_disabled", "detector"),
+        ("sg_ingress_open_to_world", "security_group_rule"),
+        ("kms_key_scheduled_deletion", "kms_key"),
+    ],
+)
+def test_a_switched_off_control_is_named_so_heal_can_put_it_back(detection: str, kind: str) -> None:
+    from riposte.actions import ACTIONS
+
+    event = sources.normalize(case(detection, 0))
+    assert event.type == detection
+    assert event.entities.having(kind, Role.AFFECTED)
+    config = setup.parse({"actions": ["heal"], "heal": {"controls": list(CONTROL_OF[detection])}})
+    targets = ACTIONS.get("heal")().targets(event, config)
+    assert targets
+    assert all(t.startswith(CONTROL_OF[detection][0]) for t in targets)
+
+
+CONTROL_OF = {
+    "cloudtrail_stop_logging": ("trail_logging",),
+    "guardduty_detector_disabled": ("guardduty_detector",),
+    "sg_ingress_open_to_world": ("admin_port_ingress",),
+    "kms_key_scheduled_deletion": ("kms_key_deletion",),
+}

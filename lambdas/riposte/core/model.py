@@ -84,6 +84,11 @@ PARTY_KINDS: dict[str, str] = {
     "domain": "domains",
     "subnet": "subnets",  # where our resource's traffic crosses a network ACL
     "interface": "interfaces",  # our network interfaces (ENIs)
+    # Security controls a CloudTrail detection says were switched off (what a heal puts back).
+    "trail": "trails",
+    "detector": "detectors",
+    "security_group_rule": "security_group_rules",  # "sg-.../sgr-..." or "sg-.../<protocol>/<ports>/<cidr>"
+    "kms_key": "kms_keys",
 }
 
 
@@ -121,6 +126,10 @@ class Entities:
     domains: tuple[str, ...] = ()
     subnets: tuple[str, ...] = ()
     interfaces: tuple[str, ...] = ()
+    trails: tuple[str, ...] = ()
+    detectors: tuple[str, ...] = ()
+    security_group_rules: tuple[str, ...] = ()
+    kms_keys: tuple[str, ...] = ()
     parties: tuple[Party, ...] = ()
 
     @classmethod

@@ -84,6 +84,7 @@ def kms_key_scheduled_deletion(r: Record, ctx: Context) -> Hit | None:
         f"key {key} scheduled for deletion in {days} days",
         severity=CRITICAL if days <= SHORTEST_DELETION_WINDOW_DAYS else HIGH,
         facts=facts(("Key", key), ("Deletion date", text(r.response.get("deletionDate")))),
+        parties=affected("kms_key", key),
     )
 
 

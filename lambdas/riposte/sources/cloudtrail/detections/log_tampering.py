@@ -71,7 +71,10 @@ def _trail(r: Record, key: str = "name") -> tuple[tuple[str, str], ...]:
     benign="Planned decommissioning of a trail through IaC by the platform team's role; StartLogging never fires.",
 )
 def cloudtrail_stop_logging(r: Record, ctx: Context) -> Hit | None:
-    return Hit(f"trail {trail_name(r.param('name'))} stopped logging", facts=_trail(r))
+    trail = text(r.param("name"))
+    return Hit(
+        f"trail {trail_name(r.param('name'))} stopped logging", facts=_trail(r), parties=affected("trail", trail)
+    )
 
 
 @detection(

@@ -17,6 +17,7 @@ from riposte.sources.cloudtrail.detections.base import (
     Context,
     Hit,
     Response,
+    affected,
     calls,
     detection,
     facts,
@@ -118,10 +119,17 @@ def sg_ingress_open_to_world(r: Record, ctx: Context) -> Hit | None:
         return None
     group = text(r.param("groupId")) or text(r.param("groupName"))
     rules = [text(dig(x, "securityGroupRuleId")) for x in items(r.response, "securityGroupRuleSet")]
+    # The rules that opened it (by id when the response names them, else by what they allow): what a heal revokes.
+    references = [f"{group}/{rule}" for rule in rules if rule] or [
+        f"{group}/{protocol}/{'all' if low in (None, -1) else f'{low}-{high}'}/{cidr}"
+        for protocol, low, high, cidr in _ingress_rules(r)
+        if cidr in WORLD and _exposure(protocol, low, high) is not None
+    ]
     return Hit(
         f"security group {group} opened: {'; '.join(opened)}",
         severity=worst,
         facts=facts(("Security group", group), ("Rules", [x for x in rules if x])),
+        parties=tuple(p for ref in references for p in affected("security_group_rule", ref)) if group else (),
     )
 
 

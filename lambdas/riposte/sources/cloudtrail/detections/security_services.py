@@ -21,6 +21,7 @@ from riposte.sources.cloudtrail.detections.base import (
     Hit,
     Outcome,
     Response,
+    affected,
     calls,
     detection,
     facts,
@@ -82,7 +83,10 @@ def guardduty_detector_deleted(r: Record, ctx: Context) -> Hit | None:
 def guardduty_detector_disabled(r: Record, ctx: Context) -> Hit | None:
     if flag(r.param("enable")) is not False:
         return None
-    return Hit(f"detector {text(r.param('detectorId'))} suspended in {r.aws_region}", facts=_detector(r))
+    detector = text(r.param("detectorId"))
+    return Hit(
+        f"detector {detector} suspended in {r.aws_region}", facts=_detector(r), parties=affected("detector", detector)
+    )
 
 
 @detection(
