@@ -61,24 +61,26 @@ class Sink:
 
 
 @contextmanager
-def http_sink() -> Iterator[Sink]:
-    """A Slack incoming-webhook stand-in: records each JSON POST and answers 200 "ok", like Slack."""
+def http_sink(status: int = 200, reply: bytes = b"ok", path: str = "/services/T000/B000/demo") -> Iterator[Sink]:
+    """A stand-in for Slack's incoming webhook (200 "ok", the default) or PagerDuty's Events API (202 and a JSON
+    reply): records each JSON POST."""
     sink = Sink()
+    content_type = "application/json" if reply.startswith(b"{") else "text/plain"
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             sink.requests.append({"path": self.path, "json": json.loads(body)})
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(reply)
 
         def log_message(self, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    sink.url = f"http://127.0.0.1:{server.server_port}/services/T000/B000/demo"
+    sink.url = f"http://127.0.0.1:{server.server_port}{path}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

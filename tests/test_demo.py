@@ -26,4 +26,9 @@ def test_demo_runs_and_shows_the_block_and_the_slack_message() -> None:
     assert "deny  91.240.118.77/32" in out
     assert "CRITICAL 90/100: C&C activity" in out
     assert "refused  protected address: 34.120.5.44 is allowlisted" in out
+    assert "POST /webhooks/sumologic -> 202" in out
+    assert "managed range 1-6 is full: added" in out
+    assert "evicting" in out
+    assert "trail logging: True" in out
+    assert "trigger critical" in out  # PagerDuty
     assert "all expectations met" in out
