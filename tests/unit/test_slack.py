@@ -31,6 +31,7 @@ from riposte.core.model import (
 )
 from riposte.engine import pipeline
 from riposte.notifiers import NOTIFIERS, Route
+from riposte.notifiers.links import URL_MAX, console_links
 from riposte.notifiers.slack import (
     BLOCKS_MAX,
     CONTEXT_ELEMENTS_MAX,
@@ -39,11 +40,9 @@ from riposte.notifiers.slack import (
     FIELDS_MAX,
     HEADER_MAX,
     TEXT_MAX,
-    URL_MAX,
     SlackNotifier,
     clean,
     clip,
-    console_links,
     escape,
     graphemes,
     head,
