@@ -347,7 +347,8 @@ def _paging(notifications: Sequence[Outcome]) -> dict[str, Any] | None:
         line = f"• {code(outcome.name, NAME_MAX) or '(unnamed)'}: *{VERBS[outcome.status]}*"
         detail = inert(outcome.detail, ITEM_MAX)
         if outcome.status is Status.FAILED:
-            detail += "; retrying" if outcome.retryable else "; not retried"
+            then = "retrying" if outcome.retryable else "not retried"
+            detail = detail if detail.endswith(then) else "; ".join(p for p in (detail, then) if p)
         lines.append(f"{line} ({detail})" if detail else line)
     return {"type": "section", "text": mrkdwn(within(lines, TEXT_MAX))}
 
