@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from riposte.adapters.memory import MemoryState
 from riposte.core.config import Config
 from riposte.core.guard import OwnAddresses
 from riposte.core.ports import StatePort
-from riposte.notifiers import NOTIFIERS, CredentialProvider, Notifier
+from riposte.notifiers import NOTIFIERS, CredentialProvider, NotConfiguredError, Notifier
 
 SECRET_MAX_AGE_SECONDS = 300  # a secret filled in after deploy is picked up within five minutes
 
@@ -36,13 +37,48 @@ class Runtime:
     own: Callable[[], OwnAddresses] = tuple
 
 
-def _secret_reader(client: Any, name: str) -> CredentialProvider:
+# Secrets Manager's answer when the secret does not exist, or exists without a value yet (no AWSCURRENT version).
+NOT_FOUND = "ResourceNotFoundException"
+
+
+def _error_code(error: BaseException) -> str:
+    """The AWS error code behind ``error``: Powertools wraps the ClientError (``raise GetParameterError(str(e))``
+    inside ``except``), so it is the exception's context."""
+    seen: BaseException | None = error
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict):
+            return str(response.get("Error", {}).get("Code", ""))
+        seen = seen.__cause__ or seen.__context__
+    return NOT_FOUND if NOT_FOUND in str(error) else ""
+
+
+def _secret_reader(client: Any, name: str, *, clock: Callable[[], float] = time.monotonic) -> CredentialProvider:
+    """The secret's value, read once per container and kept ``SECRET_MAX_AGE_SECONDS`` (Powertools' cache), so a
+    value filled in after deploy is picked up within that time. A missing secret raises ``NotConfiguredError``
+    (the notification is skipped, not retried) and that verdict is kept as long, so a deployment whose secret
+    was never created costs one call per container every few minutes, not one per event. A binary secret is
+    unusable (skipped too). Anything else (access denied, throttling, the endpoint unreachable) raises as it
+    is: a retryable failure."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
     provider = SecretsProvider(boto3_client=client)
+    missing = f"secret {name!r} does not exist or has no value yet"
+    missing_until = [0.0]  # monotonic time until which the secret is known to be missing
 
     def read() -> str | None:
-        value = provider.get(name, max_age=SECRET_MAX_AGE_SECONDS)
+        now = clock()
+        if now < missing_until[0]:
+            raise NotConfiguredError(missing)
+        try:
+            value = provider.get(name, max_age=SECRET_MAX_AGE_SECONDS)
+        except Exception as error:
+            if _error_code(error) != NOT_FOUND:
+                raise
+            missing_until[0] = now + SECRET_MAX_AGE_SECONDS
+            raise NotConfiguredError(missing) from None
+        if isinstance(value, bytes | bytearray):
+            raise NotConfiguredError(f"secret {name!r} holds binary data; Riposte reads a SecretString")
         return value if isinstance(value, str) else None
 
     return read

@@ -18,6 +18,7 @@ from werkzeug import Request, Response
 from riposte.adapters.http import HttpTransport
 from riposte.core import config as cfg
 from riposte.core.model import (
+    SIGNAL_RESOLVED,
     Entities,
     EventKind,
     Outcome,
@@ -29,8 +30,10 @@ from riposte.core.model import (
     SecurityEvent,
     Status,
 )
+from riposte.core.ports import Digest, DigestItem
 from riposte.engine import pipeline
 from riposte.notifiers import NOTIFIERS, Route
+from riposte.notifiers.links import URL_MAX, console_links
 from riposte.notifiers.slack import (
     BLOCKS_MAX,
     CONTEXT_ELEMENTS_MAX,
@@ -39,15 +42,14 @@ from riposte.notifiers.slack import (
     FIELDS_MAX,
     HEADER_MAX,
     TEXT_MAX,
-    URL_MAX,
     SlackNotifier,
     clean,
     clip,
-    console_links,
     escape,
     graphemes,
     head,
     render,
+    render_digest,
     safe,
     units,
 )
@@ -198,7 +200,8 @@ CONSOLE_LINK = re.compile(
     re.IGNORECASE,
 )
 OUR_BOLD = re.compile(
-    r"\*(?:Why \d+|Response|AWS console:|done|dry run \(not applied\)|refused|FAILED|planned|skipped)\*"
+    r"\*(?:Why \d+|Response|Paging|AWS console:|done|dry run \(not applied\)|refused|FAILED|planned|skipped"
+    r"|By severity:|Top \d+ by score|(?:CRITICAL|HIGH|MEDIUM|LOW|INFO) \d+/100)\*"
 )
 CODE_SPAN = re.compile(r"`[^`\n]+`")
 REGISTRY_NAME = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
@@ -255,7 +258,7 @@ def assert_safe(message: dict[str, Any]) -> None:
         assert not any(line.startswith(("&gt;", "\uff1e", ">")) for line in text.split("\n")), text
 
 
-OUR_LINE = re.compile(r"\*(?:Why \d+|Response)\*|• .+|… and \d+ more|\*AWS console:\* .+")
+OUR_LINE = re.compile(r"\*(?:Why \d+|Response|Paging)\*|• .+|… and \d+ more|\*AWS console:\* .+")
 
 
 def assert_response_unforged(message: dict[str, Any], outcomes: int) -> None:
@@ -542,7 +545,12 @@ def hostile_results(draw: st.DrawFn) -> Result:
         entities=Entities.of(Party("instance", i, Role.AFFECTED) for i in draw(st.lists(hostile_text, max_size=3))),
     )
     score = Score(draw(st.integers(0, 100)), tuple(draw(st.lists(hostile_text, max_size=6))))
-    return Result(plan=Plan(event=event, score=score), actions=tuple(draw(st.lists(outcome_strategy, max_size=12))))
+    actions = tuple(draw(st.lists(outcome_strategy, max_size=12)))
+    return Result(
+        plan=Plan(event=event, score=score),
+        actions=actions,
+        notifications=tuple(draw(st.lists(outcome_strategy, max_size=3))),
+    )
 
 
 @settings(deadline=None)
@@ -829,3 +837,158 @@ def test_a_megabyte_description_is_clipped_with_an_ellipsis() -> None:
     text = message["blocks"][1]["text"]["text"]
     assert re.search(r" (?:lorem|ipsum)…$", text)
     assert TEXT_MAX - 20 <= units(text) <= TEXT_MAX
+
+
+# --- resolutions, the pager's outcome, storm digests ----------------------------------------------------------
+
+
+def test_a_resolution_is_headed_resolved_not_with_its_capped_score() -> None:
+    event = dataclasses.replace(BASE_EVENT, signals=frozenset({SIGNAL_RESOLVED}))
+    message = render(Result(plan=Plan(event=event, score=Score(0, ("resolved by its source",))), actions=()))
+    assert message["blocks"][0]["text"]["text"] == f"RESOLVED: {escape(BASE_EVENT.title)}"
+    assert message["text"].startswith(":large_green_circle: RESOLVED: ")
+    assert_safe(message)
+
+
+def paging_block(message: dict[str, Any]) -> str | None:
+    texts = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section" and "text" in b]
+    found = [t for t in texts if t.startswith("*Paging*")]
+    return found[0] if found else None
+
+
+def test_a_pagerduty_refusal_is_said_in_slack_and_that_it_is_not_retried() -> None:
+    refused = Outcome("pagerduty", "h", Status.FAILED, "HTTP 400, PagerDuty refused the event: bad; not retried")
+    message = render(dataclasses.replace(make(), notifications=(refused,)))
+    assert paging_block(message) == (
+        "*Paging*\n• `pagerduty`: *FAILED* (HTTP 400, PagerDuty refused the event: bad; not retried)"
+    )
+    assert_safe(message)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "line"),
+    [
+        (Outcome("pagerduty", "h", Status.DONE, "HTTP 202"), "• `pagerduty`: *done* (HTTP 202)"),
+        (
+            Outcome("pagerduty", "h", Status.FAILED, "HTTP 503", retryable=True),
+            "• `pagerduty`: *FAILED* (HTTP 503; retrying)",
+        ),
+        (Outcome("pagerduty", "h", Status.FAILED, "", retryable=False), "• `pagerduty`: *FAILED* (not retried)"),
+    ],
+)
+def test_the_pagers_outcome_is_one_line(outcome: Outcome, line: str) -> None:
+    assert paging_block(render(dataclasses.replace(make(), notifications=(outcome,)))) == f"*Paging*\n{line}"
+
+
+def test_a_pager_that_was_skipped_is_not_news() -> None:
+    skipped = Outcome("pagerduty", "", Status.SKIPPED, "not configured: the secret is empty")
+    assert paging_block(render(dataclasses.replace(make(), notifications=(skipped,)))) is None
+    assert paging_block(render(make())) is None
+
+
+def digest(**changes: Any) -> Digest:
+    base = Digest(
+        channel="slack",
+        window=1_795_838_400,  # 2026-11-28 04:00:00 UTC
+        seconds=60,
+        token="t",
+        version=3,
+        counts={"medium": 1, "critical": 2},
+        top=(
+            DigestItem(95, "critical", "C&C activity <!here>", "block_ip 91.240.118.77 done", "e1"),
+            DigestItem(91, "critical", "Bitcoin pool", "block_ip 45.13.105.9 done", "e2"),
+        ),
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_a_digest_is_one_message_with_counts_the_top_decisions_and_the_window() -> None:
+    message = render_digest(digest())
+    assert message["blocks"] == [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "Digest: 3 more decisions in 1 minute", "emoji": False},
+        },
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": "*By severity:* :red_circle: critical 2 · :large_yellow_circle: medium 1",
+                "verbatim": True,
+            },
+        },
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                # Untrusted text is inert: escaped, the underscore a look-alike (U+02CD), as everywhere.
+                "text": "*Top 2 by score*\n"
+                "• :red_circle: *CRITICAL 95/100* C&amp;C activity &lt;!here&gt; — block\u02cdip 91.240.118.77 done\n"
+                "• :red_circle: *CRITICAL 91/100* Bitcoin pool — block\u02cdip 45.13.105.9 done",
+                "verbatim": True,
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "plain_text",
+                    "text": "2026-11-28 04:00:00 to 2026-11-28 04:01:00 UTC · folded by storm control "
+                    "(notify.storm_max_messages per window) · 1 not listed: each is in the audit trail",
+                    "emoji": False,
+                }
+            ],
+        },
+    ]
+    assert message["text"] == (
+        ":package: Riposte digest: 3 decisions folded between 2026-11-28 04:00:00 and 2026-11-28 04:01:00 UTC"
+    )
+    assert (message["unfurl_links"], message["unfurl_media"]) == (False, False)
+    assert_safe(message)
+
+
+def test_a_digest_that_lists_every_decision_says_nothing_is_left_out() -> None:
+    message = render_digest(digest(counts={"critical": 2}, seconds=120))
+    assert message["blocks"][0]["text"]["text"] == "Digest: 2 more decisions in 2 minutes"
+    assert "not listed" not in message["blocks"][-1]["elements"][0]["text"]
+    one = render_digest(digest(counts={"critical": 1}, top=digest().top[:1]))
+    assert one["blocks"][0]["text"]["text"] == "Digest: 1 more decision in 1 minute"
+
+
+@settings(deadline=None, max_examples=50)
+@given(
+    titles=st.lists(hostile_text, min_size=1, max_size=20), responses=st.lists(hostile_text, min_size=1, max_size=20)
+)
+def test_any_digest_stays_safe_and_within_block_kit_limits(titles: list[str], responses: list[str]) -> None:
+    top = tuple(
+        DigestItem(90 - n, "high", title * 50, response * 50, f"e{n}")
+        for n, (title, response) in enumerate(zip(titles, responses, strict=False))
+    )
+    message = render_digest(digest(top=top, counts={"high": 10_000, "low": 3}))
+    assert_safe(message)
+
+
+def test_a_digest_item_of_an_unknown_severity_reads_as_info() -> None:
+    message = render_digest(digest(top=(DigestItem(5, "bogus", "t", "", "e"),), counts={"bogus": 1}))
+    assert "• :white_circle: *INFO 5/100* t" in json.dumps(message, ensure_ascii=False)
+
+
+def test_send_digest_posts_the_digest(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/hook", method="POST").respond_with_data("ok")
+    outcome = notifier(httpserver.url_for("/hook")).send_digest(digest())
+    assert outcome.status is Status.DONE
+    ((request, _),) = httpserver.log
+    assert json.loads(request.data) == render_digest(digest())
+
+
+def test_send_digest_without_a_webhook_is_skipped() -> None:
+    outcome = notifier("REPLACE_ME").send_digest(digest())
+    assert (outcome.status, outcome.detail) == (
+        Status.SKIPPED,
+        "not configured: the secret does not hold an http(s) URL yet",
+    )
+
+
+def test_slack_folds_and_pagerduty_does_not() -> None:
+    assert SlackNotifier.folds is True
+    assert NOTIFIERS.get("pagerduty").folds is False

@@ -151,6 +151,7 @@ class BlockIp(Action):
             score=ctx.score,
             offences=block.offences,
             reason=f"{ctx.event.type}: {ctx.event.title}"[:300],
+            incident=ctx.event.notification_key,
         )
 
     def _place(self, acl: str, block: _Block, egress: bool, ctx: ActionContext, *, dry_run: bool) -> _Result:

@@ -164,6 +164,7 @@ class BlockWaf(Action):
             expires_at=(ctx.now + timedelta(hours=hours)).isoformat(),
             status=BlockStatus.PENDING,
             reason=ctx.event.title or ctx.event.type,
+            incident=ctx.event.notification_key,
         )
         return add_block(waf, ctx.ports.state, block)
 

@@ -6,7 +6,16 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from riposte.core.ports import HIT_CAP, AuditRecord, BlockRecord, BlockStatus, NaclEntry, RuleNumberTakenError
+from riposte.core.ports import (
+    HIT_CAP,
+    AuditRecord,
+    BlockRecord,
+    BlockStatus,
+    Digest,
+    NaclEntry,
+    OpenIncident,
+    RuleNumberTakenError,
+)
 
 
 @dataclass
@@ -24,6 +33,9 @@ class MemoryState:
     sightings: dict[str, dict[str, float]] = field(default_factory=dict)
     locks: dict[str, tuple[str, float]] = field(default_factory=dict)
     tripped: str | None = None
+    incidents: dict[str, OpenIncident] = field(default_factory=dict)
+    # (channel, window start) -> digest
+    digests: dict[tuple[str, int], Digest] = field(default_factory=dict)
     _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_audit(self, record: AuditRecord) -> None:
@@ -105,6 +117,54 @@ class MemoryState:
         seen = self.sightings.setdefault(key, {})
         seen[source] = max(now, seen.get(source, now))
         return frozenset(s for s, when in seen.items() if when >= now - window_seconds)
+
+    def delivered(self, key: str, channel: str) -> bool:
+        return self.deliveries.get((key, channel), ("",))[0] == "delivered"
+
+    def forget_delivery(self, key: str, channel: str) -> None:
+        with self._mutex:
+            if self.delivered(key, channel):
+                del self.deliveries[(key, channel)]
+
+    def open_incident(self, incident: str, addresses: tuple[str, ...], now: float) -> None:
+        with self._mutex:
+            current = self.incidents.get(incident)
+            if current is None:
+                self.incidents[incident] = OpenIncident(incident, tuple(sorted(set(addresses))), int(now))
+            else:
+                merged = tuple(sorted({*current.addresses, *addresses}))
+                self.incidents[incident] = OpenIncident(incident, merged, current.opened)
+
+    def open_incidents(self) -> tuple[OpenIncident, ...]:
+        with self._mutex:
+            return tuple(self.incidents.values())
+
+    def close_incident(self, incident: str) -> None:
+        with self._mutex:
+            self.incidents.pop(incident, None)
+
+    def load_digest(self, channel: str, window: int) -> Digest | None:
+        with self._mutex:
+            return self.digests.get((channel, window))
+
+    def save_digest(self, digest: Digest, expected_version: int) -> bool:
+        with self._mutex:
+            current = self.digests.get((digest.channel, digest.window))
+            if (current.version if current else 0) != expected_version:
+                return False
+            self.digests[(digest.channel, digest.window)] = digest
+            return True
+
+    def closed_digests(self, channel: str, now: float) -> tuple[Digest, ...]:
+        with self._mutex:
+            due = (d for (c, _), d in self.digests.items() if c == channel and d.window + d.seconds <= now)
+            return tuple(sorted(due, key=lambda d: d.window))
+
+    def drop_digest(self, digest: Digest) -> None:
+        with self._mutex:
+            current = self.digests.get((digest.channel, digest.window))
+            if current is not None and current.token == digest.token:
+                del self.digests[(digest.channel, digest.window)]
 
 
 @dataclass

@@ -213,6 +213,20 @@ class Limits(_Frozen):
     breaker_per_hour: Annotated[int, Field(ge=1, le=100_000)] = 300
 
 
+class Notify(_Frozen):
+    """Storm control for chat notifiers (Slack). Per channel and fixed window, the first ``storm_max_messages``
+    decisions are posted one by one; the rest are folded into one digest (counts per severity and the
+    ``digest_top`` highest scores), posted when the window closes. PagerDuty is never folded: its incidents
+    already deduplicate."""
+
+    storm_window_seconds: Annotated[int, Field(ge=10, le=3600)] = 60
+    # Below the state store's distinct-member cap (1000), which the count saturates at.
+    storm_max_messages: Annotated[int, Field(ge=1, le=500)] = 10
+    digest_top: Annotated[int, Field(ge=1, le=20)] = 10
+    # Critical decisions (score >= 90) are posted at once even in a storm, and still counted in the window.
+    critical_bypass: bool = True
+
+
 class GuardDuty(_Frozen):
     # Only one detector may exist per account and region: set false where GuardDuty is already on.
     create_detector: bool = True
@@ -425,6 +439,7 @@ class Config(_Frozen):
     allowlist: tuple[Cidr, ...] = ()
     scoring: Scoring = Scoring()
     limits: Limits = Limits()
+    notify: Notify = Notify()
     # Names of registered actions; checked against the registry after loading (``engine.setup``).
     actions: tuple[str, ...] = ("block_ip",)
     # Secrets Manager names, by the secret field a notifier declares (``slack_webhook_url``...). A field left

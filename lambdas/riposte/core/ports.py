@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 # Distinct members a counting window remembers; past it the count stays at the cap (every threshold is below).
@@ -84,6 +84,7 @@ class BlockRecord:
     score: int = 0  # the score that decided the block: what eviction weighs
     offences: int = 1  # how often this address was blocked lately: what the TTL ladder climbs
     reason: str = ""  # what it did, for people listing blocks
+    incident: str = ""  # the event's notification key: the PagerDuty incident this block belongs to
 
 
 class StatePort(Protocol):
@@ -149,6 +150,45 @@ class StatePort(Protocol):
         it within the last ``window_seconds``, this one included."""
         ...
 
+    # --- notifications: who was told, incidents to resolve, storm digests (``riposte.engine.notify``) ---
+
+    def delivered(self, key: str, channel: str) -> bool:
+        """True when ``key`` was delivered to ``channel`` (a completed claim; an unexpired claim is not)."""
+        ...
+
+    def forget_delivery(self, key: str, channel: str) -> None:
+        """Remove a completed delivery, so that ``key`` may be sent to ``channel`` again (after its incident was
+        resolved); a claim in progress is left alone."""
+        ...
+
+    def open_incident(self, incident: str, addresses: tuple[str, ...], now: float) -> None:
+        """Remember that ``incident`` was paged about blocks of ``addresses`` (added to those it already has; the
+        time it was first opened is kept)."""
+        ...
+
+    def open_incidents(self) -> tuple[OpenIncident, ...]:
+        """Every incident paged about blocks and not resolved yet."""
+        ...
+
+    def close_incident(self, incident: str) -> None: ...
+
+    def load_digest(self, channel: str, window: int) -> Digest | None:
+        """The digest of ``channel`` for the window starting at ``window`` (epoch seconds), if any."""
+        ...
+
+    def save_digest(self, digest: Digest, expected_version: int) -> bool:
+        """Write ``digest`` only if the stored one still has ``expected_version`` (0: none is stored); False when
+        another writer got there first (read again and retry)."""
+        ...
+
+    def closed_digests(self, channel: str, now: float) -> tuple[Digest, ...]:
+        """The digests of ``channel`` whose window ended at or before ``now``: due to be sent."""
+        ...
+
+    def drop_digest(self, digest: Digest) -> None:
+        """Remove ``digest`` (sent) only if the stored one is the same generation (its ``token``)."""
+        ...
+
 
 # --- WAF IP sets as a block target (block_waf, block_ip's spill-over, expiry) ---
 
@@ -199,3 +239,46 @@ class WafPort(Protocol):
     def remove(self, container: str, cidr: str) -> bool:
         """Remove ``cidr`` from the set; False when it was not there (nothing changed)."""
         ...
+
+
+# --- notifications (``riposte.engine.notify``) ---
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    """A PagerDuty incident opened about blocks: resolved once none of its blocks remains."""
+
+    incident: str  # the events' notification key: PagerDuty's dedup_key
+    addresses: tuple[str, ...]  # what its block actions targeted
+    opened: int  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One decision folded into a digest, as one line."""
+
+    score: int
+    severity: str
+    title: str  # untrusted (the event's): the renderer makes it inert
+    response: str  # what Riposte did, one line
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Decisions folded during a storm, per chat channel and fixed window: counts per severity and the top items
+    by score. ``members`` (short hashes of what was folded) make a retried fold count once; ``token`` names this
+    generation, so its send claim never covers a later digest of the same window."""
+
+    channel: str
+    window: int  # start, epoch seconds
+    seconds: int  # length
+    token: str
+    version: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    top: tuple[DigestItem, ...] = ()
+    members: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())

@@ -2,7 +2,7 @@
 
 Exactly-once effects without a global lock: actions are idempotent by construction (block_ip finds its own
 entry on a redelivery), and each notification is claimed in the state store before it is sent, so a retry
-re-sends only what failed.
+re-sends only what failed (``riposte.engine.notify``: claims, the pager first, resolutions, storm control).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from riposte.actions import ACTIONS, ActionContext, Ports
 from riposte.core.config import Config
 from riposte.core.model import Outcome, Plan, Result, Status
 from riposte.core.ports import AuditRecord
-from riposte.engine import policy
+from riposte.engine import notify, policy
+from riposte.engine.notify import BREAKER, DELIVERY_LEASE_SECONDS
 from riposte.notifiers import Notifier, Route, by_route
 
-# A claim whose holder died (timeout, crash) lets a later retry send after this long.
-DELIVERY_LEASE_SECONDS = 300
+__all__ = ["BREAKER", "DELIVERY_LEASE_SECONDS", "execute", "run_actions"]
 
 
 def _audit(
@@ -53,9 +53,6 @@ def _limit(planned: Outcome, plan: Plan, config: Config, ports: Ports, now: floa
         limit = config.limits.breaker_per_hour
         ports.state.trip_breaker(f"{count} actions within an hour, more than limits.breaker_per_hour = {limit}", now)
     return None
-
-
-BREAKER = "circuit_breaker"
 
 
 def _tripped(why: str) -> Outcome:
@@ -101,34 +98,8 @@ def run_actions(plan: Plan, config: Config, ports: Ports, now: datetime) -> tupl
     return tuple(outcomes)
 
 
-def notify(result: Result, notifiers: Mapping[str, Notifier], ports: Ports, now: datetime) -> tuple[Outcome, ...]:
-    outcomes: list[Outcome] = []
-    # One message per subject and severity: a redelivery or a routine update of the same finding stays quiet,
-    # an escalation (say high -> critical) is announced again.
-    key = f"{result.plan.event.notification_key}#{result.plan.score.severity}"
-    stamp = now.timestamp()
-    for channel in result.plan.notify:
-        notifier = notifiers.get(channel)
-        if notifier is None:
-            outcome = Outcome(channel, "", Status.SKIPPED, f"no {channel!r} notifier is available in this deployment")
-        elif not ports.state.claim_delivery(key, channel, stamp, DELIVERY_LEASE_SECONDS):
-            outcome = Outcome(
-                channel, "", Status.SKIPPED, "already delivered (or being delivered) for this finding at this severity"
-            )
-        else:
-            try:
-                outcome = notifier.send(result)
-            except Exception as error:
-                outcome = Outcome(channel, "", Status.FAILED, f"{type(error).__name__}: {error}", retryable=True)
-            if outcome.status is Status.DONE:
-                ports.state.complete_delivery(key, channel, stamp)
-            else:
-                ports.state.release_delivery(key, channel)
-        outcomes.append(outcome)
-    return tuple(outcomes)
-
-
 def execute(plan: Plan, config: Config, ports: Ports, notifiers: Mapping[str, Notifier], now: datetime) -> Result:
+    plan = notify.route(plan, ports.state)  # a resolution calls the pager, and the chats that were told
     _audit(
         ports,
         plan,
@@ -143,7 +114,7 @@ def execute(plan: Plan, config: Config, ports: Ports, notifiers: Mapping[str, No
             plan, notify=tuple(dict.fromkeys((*plan.notify, *by_route(Route.NOTIFY), *by_route(Route.PAGE))))
         )
     result = Result(plan=plan, actions=actions)
-    notifications = notify(result, notifiers, ports, now)
+    notifications = notify.deliver(result, notifiers, ports.state, config, now)
     for outcome in notifications:
         _audit(ports, plan, config, now, kind="notification", outcome=outcome)
     return Result(plan=plan, actions=result.actions, notifications=notifications)

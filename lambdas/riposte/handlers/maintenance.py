@@ -1,5 +1,11 @@
 """Maintenance: on an EventBridge schedule, expire Riposte's blocks and reconcile its records with the live NACLs
-and WAF IP sets (``riposte.engine.maintenance``), then log and count what it found.
+and WAF IP sets (``riposte.engine.maintenance``), then log and count what it found. It also does the notifiers'
+scheduled work (``riposte.engine.notify``): it resolves the PagerDuty incidents none of whose blocks remains
+(expired, undone, removed by hand), and sends the storm digests whose window has closed when no notification
+came to send them first.
+
+Notification trouble never fails the run (the blocks were maintained; Lambda retrying it would not help): it is
+logged and counted, and what was not sent stays in the state store for the next run.
 
 An invocation that could not finish (a container it failed on, a removal that did not verify) raises: Lambda
 retries it, then sends it to the on-failure destination (a dead-letter queue with an alarm). A retry is safe: each
@@ -19,8 +25,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from riposte.core import config as cfg
-from riposte.engine import maintenance, setup
+from riposte.core.model import Outcome, Status
+from riposte.engine import maintenance, notify, setup
 from riposte.handlers import environment
+from riposte.notifiers import NOT_CONFIGURED
 from riposte.runtime import Runtime, build
 
 logger = Logger(service="riposte")
@@ -36,6 +44,10 @@ METRICS = {
     "skipped": "ContainersSkipped",
     "failed": "MaintenanceFailures",
 }
+
+
+# Notifying needs this much time left after maintaining (HTTP retries honour Retry-After up to 15 seconds).
+MIN_NOTIFY_SECONDS = 20.0
 
 
 class MaintenanceFailedError(Exception):
@@ -80,9 +92,36 @@ def maintain(rt: Runtime, targets: maintenance.Targets, now: datetime, context: 
         logger.warning("blocks maintained; drift found between block records and the live entries", extra=line)
     else:
         logger.info("blocks maintained", extra=line)
+    summary["notifications"] = tell(rt, targets, now, context)
     if not report.ok:
         raise MaintenanceFailedError(f"maintenance incomplete: {counts['failed']} failure(s); see the log line above")
     return summary
+
+
+def tell(rt: Runtime, targets: maintenance.Targets, now: datetime, context: LambdaContext) -> list[dict[str, Any]]:
+    """Resolve incidents whose blocks are gone, send closed digests; logged and counted, never raised."""
+    if context.get_remaining_time_in_millis() / 1000 < MIN_NOTIFY_SECONDS:
+        logger.warning("no time left to resolve incidents and send digests: the next run does it")
+        return []
+    outcomes: list[Outcome] = []
+    try:
+        state = rt.ports.state
+        outcomes += notify.resolve_unblocked(rt.notifiers, state, targets.containers(), rt.config, now)
+        outcomes += notify.flush_digests(rt.notifiers, state, rt.config, now)
+    except Exception:
+        metrics.add_metric(name="MaintenanceNotifyFailures", unit=MetricUnit.Count, value=1)
+        logger.exception("resolving incidents or sending digests failed: the next run tries again")
+    for outcome in outcomes:
+        name = "Notifications" + outcome.status.title().replace("_", "")  # e.g. NotificationsDone, as the responder
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        if outcome.status is Status.SKIPPED and outcome.detail.startswith(NOT_CONFIGURED):
+            metrics.add_metric(name="NotifiersNotConfigured", unit=MetricUnit.Count, value=1)
+    told = [{**o.as_notify_dict(), "target": o.target} for o in outcomes]
+    if any(o.status is Status.FAILED for o in outcomes):
+        logger.warning("some incidents or digests could not be sent: the next run tries again", extra={"told": told})
+    elif told:
+        logger.info("incidents resolved and digests sent", extra={"told": told})
+    return told
 
 
 @metrics.log_metrics

@@ -5,7 +5,16 @@ policy, the configuration's ``[secrets]`` and the stack's secrets all follow fro
 from __future__ import annotations
 
 from riposte.core.registry import Registry
-from riposte.notifiers.base import CredentialProvider, Delivery, Notifier, Route, SecretSpec, Transport
+from riposte.notifiers.base import (
+    NOT_CONFIGURED,
+    CredentialProvider,
+    Delivery,
+    NotConfiguredError,
+    Notifier,
+    Route,
+    SecretSpec,
+    Transport,
+)
 
 BUILTINS = ("riposte.notifiers.slack", "riposte.notifiers.pagerduty")
 
@@ -18,8 +27,10 @@ def by_route(route: Route) -> tuple[str, ...]:
 
 __all__ = [
     "NOTIFIERS",
+    "NOT_CONFIGURED",
     "CredentialProvider",
     "Delivery",
+    "NotConfiguredError",
     "Notifier",
     "Route",
     "SecretSpec",

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from riposte.core.model import Outcome, Result, SecurityEvent, Severity, Status
+from riposte.core.model import SIGNAL_RESOLVED, Outcome, Result, SecurityEvent, Severity, Status
+from riposte.core.ports import Digest, DigestItem
 from riposte.notifiers import NOTIFIERS
 from riposte.notifiers.base import Notifier, Route, SecretSpec
+from riposte.notifiers.links import console_links
 
 HEADER_MAX = 150
 TEXT_MAX = 3000
@@ -45,20 +48,18 @@ CONTEXT_ELEMENTS_MAX = 10
 BLOCKS_MAX = 50
 # The top-level text is the notification fallback; Slack advises keeping it under 4000 characters.
 FALLBACK_MAX = 3000
-URL_MAX = 3000
 # Parts of a line, so that one long value cannot crowd out the others.
 NAME_MAX = 60
 LABEL_MAX = 100
 TARGET_MAX = 200
 ITEM_MAX = 400
 CONTEXT_PART_MAX = 200
-# Console links of one kind (ACLs, instances) in one message.
-LINKS_PER_KIND = 5
 # Unicode's stream-safe text format allows 30 combining marks in a row; more is only there to smear the layout.
 MARKS_MAX = 30
 SCAN_PER_UNIT = 4
 ELLIPSIS = "…"
 
+RESOLVED_ICON = ":large_green_circle:"
 ICONS = {
     Severity.CRITICAL: ":red_circle:",
     Severity.HIGH: ":large_orange_circle:",
@@ -96,16 +97,6 @@ BACKTICKS = str.maketrans({"`": "\u02cb", "\uff40": "\u02cb"})
 # A registry name such as block_ip: underscores only between letters or digits are never at a word boundary,
 # where Slack's _italic_ needs them, so such a name is shown as it is.
 PLAIN_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
-
-# Console links are built only from ids that match these in full (ASCII only: no \d, which takes any digit).
-REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]{1,16}-[0-9]")
-GUARDDUTY_FINDING_ID = re.compile(r"[0-9a-f]{32}")
-CLOUDTRAIL_EVENT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
-ACL_ID = re.compile(r"acl-[0-9a-f]{8,17}")
-# An action's detail names each ACL first: "acl-0abc...: added ...; acl-0def...: ..." (block_ip).
-ACL_IN_DETAIL = re.compile(r"(?:^|; )(acl-[0-9a-f]+):")
-
 
 # --- untrusted text -------------------------------------------------------------------------------------------
 
@@ -278,62 +269,6 @@ def within(lines: Sequence[str], limit: int, *, separator: str = "\n") -> str:
     return text
 
 
-# --- console links --------------------------------------------------------------------------------------------
-
-
-def _console(region: str) -> str:
-    # GovCloud and China have consoles of their own; the commercial console is served per region.
-    if region.startswith("us-gov-"):
-        return "https://console.amazonaws-us-gov.com"
-    if region.startswith("cn-"):
-        return "https://console.amazonaws.cn"
-    return f"https://{region}.console.aws.amazon.com"
-
-
-def _guardduty_finding_id(event: SecurityEvent) -> str | None:
-    # The GuardDuty source's subject: "guardduty:<account>:<region>:<finding id>".
-    parts = event.subject.split(":")
-    if event.source == "guardduty" and len(parts) == 4 and parts[0] == "guardduty":
-        return parts[3] if GUARDDUTY_FINDING_ID.fullmatch(parts[3]) else None
-    return None
-
-
-def _cloudtrail_event_id(event: SecurityEvent) -> str | None:
-    # A CloudTrail event's id is its eventID, alone or last after ':' ("cloudtrail:<account>:<region>:<eventID>").
-    candidate = event.id.rsplit(":", 1)[-1]
-    return candidate if event.source == "cloudtrail" and CLOUDTRAIL_EVENT_ID.fullmatch(candidate) else None
-
-
-def _acl_ids(outcomes: Iterable[Outcome]) -> list[str]:
-    found = (m.group(1) for o in outcomes for m in ACL_IN_DETAIL.finditer(o.detail))
-    return list(dict.fromkeys(acl for acl in found if ACL_ID.fullmatch(acl)))
-
-
-def console_links(result: Result) -> list[tuple[str, str]]:
-    """(label, URL) pairs into the AWS console for what the event and the outcomes name, built only from ids that
-    match strict patterns, so no event can steer a link elsewhere. None without a valid region."""
-    event = result.plan.event
-    region = event.region or ""
-    if not REGION.fullmatch(region):
-        return []
-    base = _console(region)
-    links: list[tuple[str, str]] = []
-    if finding := _guardduty_finding_id(event):
-        links.append(
-            ("GuardDuty finding", f"{base}/guardduty/home?region={region}#/findings?macros=current&fId={finding}")
-        )
-    if trail_event := _cloudtrail_event_id(event):
-        links.append(("CloudTrail event", f"{base}/cloudtrailv2/home?region={region}#/events/{trail_event}"))
-    for acl in _acl_ids(result.actions)[:LINKS_PER_KIND]:
-        links.append(
-            (f"network ACL {acl}", f"{base}/vpcconsole/home?region={region}#NetworkAclDetails:networkAclId={acl}")
-        )
-    instances = [i for i in event.entities.instances if INSTANCE_ID.fullmatch(i)]
-    for instance in instances[:LINKS_PER_KIND]:
-        links.append((f"instance {instance}", f"{base}/ec2/home?region={region}#InstanceDetails:instanceId={instance}"))
-    return [(label, url) for label, url in links if len(url) <= URL_MAX]
-
-
 # --- the message ----------------------------------------------------------------------------------------------
 
 
@@ -387,10 +322,10 @@ def _context(event: SecurityEvent) -> dict[str, Any] | None:
     return {"type": "context", "elements": [plain_text(text)]} if text else None
 
 
-def _fallback(prefix: str, event: SecurityEvent, actions: Sequence[Outcome], severity: Severity) -> str:
+def _fallback(prefix: str, event: SecurityEvent, actions: Sequence[Outcome], icon: str) -> str:
     # Top-level text is mrkdwn that Slack parses without a verbatim switch: everything untrusted is inert here.
     title = inert(event.title, HEADER_MAX)
-    text = f"{ICONS[severity]} {prefix}" + (f": {title}" if title else "")
+    text = f"{icon} {prefix}" + (f": {title}" if title else "")
     done = [o for o in actions if o.status in (Status.DONE, Status.DRY_RUN)]
     items = [
         " ".join(p for p in (registry_name(o.name, NAME_MAX), inert(o.target, TARGET_MAX), f"({VERBS[o.status]})") if p)
@@ -401,11 +336,35 @@ def _fallback(prefix: str, event: SecurityEvent, actions: Sequence[Outcome], sev
     return text + " — " + within(items, FALLBACK_MAX - units(text) - 3, separator=", ")
 
 
+def _paging(notifications: Sequence[Outcome]) -> dict[str, Any] | None:
+    """What the pager said before this message (the runner pages first): paged, or failed and why; a notifier
+    that was skipped (not configured, already paged) is not news."""
+    told = [o for o in notifications if o.status is not Status.SKIPPED]
+    if not told:
+        return None
+    lines = ["*Paging*"]
+    for outcome in told:
+        line = f"• {code(outcome.name, NAME_MAX) or '(unnamed)'}: *{VERBS[outcome.status]}*"
+        detail = inert(outcome.detail, ITEM_MAX)
+        if outcome.status is Status.FAILED:
+            then = "retrying" if outcome.retryable else "not retried"
+            detail = detail if detail.endswith(then) else "; ".join(p for p in (detail, then) if p)
+        lines.append(f"{line} ({detail})" if detail else line)
+    return {"type": "section", "text": mrkdwn(within(lines, TEXT_MAX))}
+
+
+def _prefix(result: Result) -> tuple[str, str]:
+    """The header's lead and the icon: the score, or RESOLVED when the source says it is over."""
+    score = result.plan.score
+    if SIGNAL_RESOLVED in result.plan.event.signals:
+        return "RESOLVED", RESOLVED_ICON
+    return f"{score.severity.value.upper()} {score.value}/100", ICONS[score.severity]
+
+
 def render(result: Result) -> dict[str, Any]:
     plan = result.plan
     event, score = plan.event, plan.score
-    severity = score.severity
-    prefix = f"{severity.value.upper()} {score.value}/100"
+    prefix, icon = _prefix(result)
     blocks: list[dict[str, Any] | None] = [_header(prefix, event.title)]
     if description := safe(event.description, TEXT_MAX, multiline=True):
         blocks.append({"type": "section", "text": plain_text(description)})
@@ -416,12 +375,67 @@ def render(result: Result) -> dict[str, Any]:
     if result.actions:
         lines = ["*Response*", *(_action_line(o) for o in result.actions)]
         blocks.append({"type": "section", "text": mrkdwn(within(lines, TEXT_MAX))})
+    blocks.append(_paging(result.notifications))
     blocks.append(_links_block(console_links(result)))
     blocks.append(_context(event))
     return {
-        "text": _fallback(prefix, event, result.actions, severity),
+        "text": _fallback(prefix, event, result.actions, icon),
         "blocks": [b for b in blocks if b][:BLOCKS_MAX],
         # Slack would otherwise fetch links found in the message, telling their owner when an alert fired.
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+# --- the storm digest -----------------------------------------------------------------------------------------
+
+SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO)
+
+
+def _clock(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _counts(digest: Digest) -> str:
+    parts = [
+        f"{ICONS[severity]} {severity.value} {digest.counts[severity.value]}"
+        for severity in SEVERITY_ORDER
+        if digest.counts.get(severity.value)
+    ]
+    return " · ".join(parts)
+
+
+def _digest_line(item: DigestItem) -> str:
+    severity = Severity(item.severity) if item.severity in {s.value for s in Severity} else Severity.INFO
+    lead = f"• {ICONS[severity]} *{severity.value.upper()} {item.score}/100*"
+    title = inert(item.title, ITEM_MAX)
+    response = inert(item.response, ITEM_MAX)
+    return " ".join(p for p in (lead, title, f"— {response}" if response else "") if p)
+
+
+def render_digest(digest: Digest) -> dict[str, Any]:
+    """One message for a storm's folded decisions: how many of each severity, the top ones by score, the window.
+    Titles are the events' (untrusted) and made inert like everywhere else."""
+    minutes = digest.seconds / 60
+    span = f"{minutes:g} minute{'s' if minutes != 1 else ''}"
+    total = digest.total
+    heading = f"Digest: {total} more decision{'s' if total != 1 else ''} in {span}"
+    start, end = _clock(digest.window), _clock(digest.window + digest.seconds)
+    blocks: list[dict[str, Any] | None] = [
+        {"type": "header", "text": plain_text(clip(heading, HEADER_MAX))},
+        {"type": "section", "text": mrkdwn(f"*By severity:* {_counts(digest)}")} if digest.counts else None,
+    ]
+    if digest.top:
+        lines = [f"*Top {len(digest.top)} by score*", *(_digest_line(item) for item in digest.top)]
+        blocks.append({"type": "section", "text": mrkdwn(within(lines, TEXT_MAX))})
+    hidden = total - len(digest.top)
+    note = f"{start} to {end} UTC · folded by storm control (notify.storm_max_messages per window)"
+    if hidden > 0:
+        note += f" · {hidden} not listed: each is in the audit trail"
+    blocks.append({"type": "context", "elements": [plain_text(note)]})
+    return {
+        "text": f":package: Riposte digest: {total} decisions folded between {start} and {end} UTC",
+        "blocks": [b for b in blocks if b][:BLOCKS_MAX],
         "unfurl_links": False,
         "unfurl_media": False,
     }
@@ -437,5 +451,13 @@ class SlackNotifier(Notifier):
         description="Slack incoming-webhook URL for Riposte (fill in after deploy)",
     )
 
+    folds: ClassVar[bool] = True
+
     def render(self, result: Result) -> dict[str, Any]:
         return render(result)
+
+    def send_digest(self, digest: Digest) -> Outcome:
+        url = self.url()
+        if isinstance(url, Outcome):
+            return url
+        return self.post(url, render_digest(digest))

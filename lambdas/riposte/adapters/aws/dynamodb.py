@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from riposte.adapters.aws import error_code
-from riposte.core.ports import HIT_CAP, AuditRecord, BlockRecord, BlockStatus
+from riposte.core.ports import HIT_CAP, AuditRecord, BlockRecord, BlockStatus, Digest, DigestItem, OpenIncident
 
 # Delivery markers only need to outlive SQS redelivery (max retention 14 days); audit and blocks have no TTL.
 DELIVERY_TTL_SECONDS = 30 * 24 * 3600
+# A digest Slack never took (its webhook gone for good) is dropped after this; the audit trail keeps each decision.
+DIGEST_TTL_SECONDS = 7 * 24 * 3600
+# Open incidents live in one partition, one item each, listed by the maintenance run.
+INCIDENTS_PK = "incidents#open"
+# DynamoDB sort keys hold at most 1024 bytes; a longer incident key is stored under its digest (and in full).
+SORT_KEY_MAX = 512
 
 
 class DynamoState:
@@ -42,6 +49,7 @@ class DynamoState:
                 "score": block.score,
                 "offences": block.offences,
                 "reason": block.reason,
+                "incident": block.incident,
             }
         )
 
@@ -214,6 +222,136 @@ class DynamoState:
         )["Items"]
         return frozenset(str(i["sk"]) for i in items if int(i["at"]) >= int(now) - window_seconds)
 
+    def _items(self, pk: str, sk: str | None = None) -> list[dict[str, Any]]:
+        """Every item of partition ``pk`` (only ``sk`` when given), read consistently, page by page."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk" + (" AND sk = :sk" if sk is not None else ""),
+            "ExpressionAttributeValues": {":pk": pk, **({":sk": sk} if sk is not None else {})},
+            "ConsistentRead": True,
+        }
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._table.query(**query)
+            found += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return found
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delivered(self, key: str, channel: str) -> bool:
+        return any(i.get("status") == "delivered" for i in self._items(f"delivery#{key}", channel))
+
+    def forget_delivery(self, key: str, channel: str) -> None:
+        try:
+            self._table.delete_item(
+                Key={"pk": f"delivery#{key}", "sk": channel},
+                ConditionExpression="#s = :done",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":done": "delivered"},
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+
+    @staticmethod
+    def _incident_key(incident: str) -> dict[str, str]:
+        raw = incident.encode()
+        sk = incident if len(raw) <= SORT_KEY_MAX else "sha256:" + hashlib.sha256(raw).hexdigest()
+        return {"pk": INCIDENTS_PK, "sk": sk}
+
+    def open_incident(self, incident: str, addresses: tuple[str, ...], now: float) -> None:
+        # One atomic update: concurrent pages of one incident (an escalation) merge their addresses.
+        update = "SET #i = :incident, #o = if_not_exists(#o, :now)"
+        names = {"#i": "incident", "#o": "opened"}
+        values: dict[str, Any] = {":incident": incident, ":now": int(now)}
+        if addresses:  # DynamoDB refuses an empty set
+            update += " ADD #a :addresses"
+            names["#a"] = "addresses"
+            values[":addresses"] = set(addresses)
+        self._table.update_item(
+            Key=self._incident_key(incident),
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def open_incidents(self) -> tuple[OpenIncident, ...]:
+        return tuple(
+            OpenIncident(
+                incident=str(item["incident"]),
+                addresses=tuple(sorted(str(a) for a in item.get("addresses", ()))),
+                opened=int(item.get("opened", 0)),
+            )
+            for item in self._items(INCIDENTS_PK)
+        )
+
+    def close_incident(self, incident: str) -> None:
+        self._table.delete_item(Key=self._incident_key(incident))
+
+    @staticmethod
+    def _digest_key(channel: str, window: int) -> dict[str, str]:
+        # Zero-padded, so that sort keys order windows by time.
+        return {"pk": f"digest#{channel}", "sk": f"{window:012d}"}
+
+    def load_digest(self, channel: str, window: int) -> Digest | None:
+        key = self._digest_key(channel, window)
+        items = self._items(key["pk"], key["sk"])
+        return _digest_of(channel, items[0]) if items else None
+
+    def save_digest(self, digest: Digest, expected_version: int) -> bool:
+        if expected_version == 0:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "#v = :expected",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":expected": expected_version},
+            }
+        try:
+            self._table.put_item(
+                Item={
+                    **self._digest_key(digest.channel, digest.window),
+                    "window": digest.window,
+                    "seconds": digest.seconds,
+                    "token": digest.token,
+                    "version": digest.version,
+                    "counts": dict(digest.counts),
+                    "top": [
+                        {
+                            "score": i.score,
+                            "severity": i.severity,
+                            "title": i.title,
+                            "response": i.response,
+                            "event_id": i.event_id,
+                        }
+                        for i in digest.top
+                    ],
+                    "members": list(digest.members),
+                    "ttl": digest.window + digest.seconds + DIGEST_TTL_SECONDS,
+                },
+                **condition,
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def closed_digests(self, channel: str, now: float) -> tuple[Digest, ...]:
+        digests = (_digest_of(channel, item) for item in self._items(f"digest#{channel}"))
+        return tuple(sorted((d for d in digests if d.window + d.seconds <= now), key=lambda d: d.window))
+
+    def drop_digest(self, digest: Digest) -> None:
+        try:
+            self._table.delete_item(
+                Key=self._digest_key(digest.channel, digest.window),
+                ConditionExpression="#t = :token",
+                ExpressionAttributeNames={"#t": "token"},
+                ExpressionAttributeValues={":token": digest.token},
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+
 
 def _block_of(container: str, item: dict[str, Any]) -> BlockRecord:
     direction, cidr = str(item["sk"]).split("#", 1)
@@ -229,4 +367,27 @@ def _block_of(container: str, item: dict[str, Any]) -> BlockRecord:
         score=int(item.get("score", 0)),
         offences=int(item.get("offences", 1)),
         reason=str(item.get("reason", "")),
+        incident=str(item.get("incident", "")),
+    )
+
+
+def _digest_of(channel: str, item: dict[str, Any]) -> Digest:
+    return Digest(
+        channel=channel,
+        window=int(item["window"]),
+        seconds=int(item["seconds"]),
+        token=str(item["token"]),
+        version=int(item["version"]),
+        counts={str(k): int(v) for k, v in dict(item.get("counts", {})).items()},
+        top=tuple(
+            DigestItem(
+                score=int(i["score"]),
+                severity=str(i["severity"]),
+                title=str(i["title"]),
+                response=str(i["response"]),
+                event_id=str(i["event_id"]),
+            )
+            for i in item.get("top", ())
+        ),
+        members=tuple(str(m) for m in item.get("members", ())),
     )
