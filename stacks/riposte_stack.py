@@ -60,7 +60,14 @@ class RiposteStack(Stack):
             secrets=list(self.secrets.secrets.values()),
             webhook_queue=self.webhooks.queue if self.webhooks else None,
         )
-        self.maintenance = Maintenance(self, "Maintenance", config=config, key=self.key, table=self.state.table)
+        self.maintenance = Maintenance(
+            self,
+            "Maintenance",
+            config=config,
+            key=self.key,
+            table=self.state.table,
+            secrets=list(self.secrets.secrets.values()),
+        )
         # CloudTrail records Riposte's own calls too: the responder must know its roles to ignore them.
         own_roles = [self.responder.role.role_arn, self.maintenance.role.role_arn]
         self.responder.function.add_environment(environment.SELF_ARNS, Fn.join(",", own_roles))

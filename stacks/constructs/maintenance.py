@@ -21,6 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -43,7 +44,14 @@ WAF_CALLS = ("wafv2:GetIPSet", "wafv2:UpdateIPSet")
 
 class Maintenance(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: Config, key: kms.IKey, table: dynamodb.ITable
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: Config,
+        key: kms.IKey,
+        table: dynamodb.ITable,
+        secrets: list[secretsmanager.ISecret] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -114,6 +122,9 @@ class Maintenance(Construct):
         )
         table.grant(self.function, *MAINTENANCE_TABLE_CALLS)
         key.grant_encrypt_decrypt(self.function)
+        # It resolves PagerDuty incidents whose blocks expired and sends Slack digests: the notifiers' secrets.
+        for secret in secrets or []:
+            secret.grant_read(self.function)
         self.alarms = self._alarms()
         self._acknowledge(stack, config)
 

@@ -72,6 +72,7 @@ def test_a_confirmed_block_is_recorded_active_with_the_number_it_got() -> None:
             score=0,
             offences=1,
             reason=f"{EVENT.type}: {EVENT.title}",
+            incident=EVENT.notification_key,
         )
     }
     assert state.locks == {}  # the ACL's lock was given back
@@ -571,6 +572,7 @@ def test_the_pending_record_is_written_before_the_entry_with_every_field() -> No
         score=0,
         offences=1,
         reason=f"{EVENT.type}: {EVENT.title}",
+        incident=EVENT.notification_key,
     )
     assert state.recorded[1] == dataclasses.replace(state.recorded[0], status=BlockStatus.ACTIVE)
 

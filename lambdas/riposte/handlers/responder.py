@@ -23,6 +23,7 @@ from riposte.core import config as cfg
 from riposte.core.model import Result, SecurityEvent, Status
 from riposte.engine import context, pipeline, runner, setup
 from riposte.handlers import environment
+from riposte.notifiers import NOT_CONFIGURED
 from riposte.runtime import Runtime, build
 from riposte.sources import InputError, envelopes, webhooks
 
@@ -67,6 +68,9 @@ def _count(result: Result) -> None:
         for outcome in outcomes:  # e.g. ActionsDone, ActionsDryRun, NotificationsSkipped
             name = prefix + outcome.status.title().replace("_", "")
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    for outcome in result.notifications:  # a secret not filled in (or malformed): someone should fill it
+        if outcome.status is Status.SKIPPED and outcome.detail.startswith(NOT_CONFIGURED):
+            metrics.add_metric(name="NotifiersNotConfigured", unit=MetricUnit.Count, value=1)
 
 
 def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
