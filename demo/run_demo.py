@@ -402,20 +402,19 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - a script that tells one story fro
 
         # --- 6. Expiry ----------------------------------------------------------------------------------------
         title("6. A day later: the maintenance job expires the blocks it owns")
-        from riposte.adapters.aws.dynamodb import DynamoState
-        from riposte.adapters.aws.ec2 import Ec2Nacls
-        from riposte.engine import maintenance
+        from riposte.handlers import maintenance as maintenance_handler
 
         later = datetime.now(UTC) + timedelta(hours=25)
-        targets = maintenance.Targets(
-            nacl=Ec2Nacls(ec2, network_acl_ids=(acl,), vpc_ids=()),
-            state=DynamoState(boto3.resource("dynamodb").Table(table)),
-        )
-        report = maintenance.run(
-            targets, maintenance.expiry_planner(later, config.nacl.rule_range), now=later, dry_run=False
-        )
-        summary = report.as_dict()
+        paged_before = len(pagerduty.requests)
+        rt, targets = maintenance_handler.runtime()
+        summary = maintenance_handler.maintain(rt, targets, later, LambdaContext(function_name="riposte-maintenance"))
         print(f"  removed {len(summary['removed'])} expired blocks; drift found: {len(summary['drift'])}")
+        for finding in summary["drift"]:
+            print(f"    drift: {json.dumps(finding)[:140]}")
+        resolves = [r["json"] for r in pagerduty.requests[paged_before:] if r["json"]["event_action"] == "resolve"]
+        for body in resolves:
+            print(f"  PagerDuty resolve {body['dedup_key']}")
+        expect(len(resolves) >= 4, "the incidents of the expired blocks are resolved in PagerDuty")
         after_expiry = show_nacl(ec2, acl)
         left = [e for e in after_expiry if e["RuleAction"] == "deny" and not e["Egress"] and e["RuleNumber"] != 5]
         expect(summary["removed"] and not left, "every expired block Riposte owned is gone")

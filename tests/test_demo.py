@@ -31,4 +31,5 @@ def test_demo_runs_and_shows_the_block_and_the_slack_message() -> None:
     assert "evicting" in out
     assert "trail logging: True" in out
     assert "trigger critical" in out  # PagerDuty
+    assert "PagerDuty resolve" in out
     assert "all expectations met" in out
