@@ -11,6 +11,7 @@ from riposte.flowlogs import (
     DEFAULT_FORMAT,
     Analysis,
     Baseline,
+    Caps,
     MemoryFlowState,
     Networks,
     Offender,
@@ -79,6 +80,7 @@ def test_threshold_defaults() -> None:
 def test_sets_are_capped_just_past_the_thresholds_that_read_them() -> None:
     caps = Thresholds(scan_ports=50, scan_hosts=10).caps
     assert (caps.ports, caps.hosts) == (51, 11)
+    assert Thresholds().caps == Caps() == MemoryFlowState().caps  # the defaults agree
 
 
 def test_a_source_is_a_candidate_at_an_eighth_of_a_threshold() -> None:
@@ -149,8 +151,10 @@ def test_a_young_baseline_is_not_trusted_yet() -> None:
 
 
 def test_a_source_in_line_with_a_big_population_is_not_a_spike() -> None:
-    busy = Population(sources=500, packets={19: 400, 20: 100}, flows={6: 500}, bytes={27: 500})
+    # Every source sends 32k-64k packets: 400,000 is ~10x the median, a z of ~2.3, under 3.5.
+    busy = Population(sources=500, packets={16: 500}, flows={6: 500}, bytes={27: 500})
     assert judge(SourceTally(flows=40, packets=400_000, bytes=1_000_000), population=busy) is None
+    assert judge(SourceTally(flows=40, packets=4_000_000, bytes=1_000_000), population=busy) is not None
 
 
 def test_with_too_few_sources_the_population_is_not_consulted() -> None:
@@ -211,6 +215,7 @@ def test_many_short_flows_to_admin_ports_is_brute_force() -> None:
     assert found.detectors == ("brute_force",)
     assert "150 short flows (at most 30 packets) to admin ports (22)" in found.reasons[0]
     assert judge(SourceTally(flows=19, packets=300, bytes=30_000, admin_short=19, ports=frozenset({22}))) is None
+    assert judge(SourceTally(flows=20, packets=300, bytes=30_000, admin_short=20, ports=frozenset({22}))) is not None
 
 
 def test_one_offender_with_every_reason_when_several_detectors_fire() -> None:
@@ -267,6 +272,25 @@ def test_the_scenario_finds_the_attackers_and_nobody_else_in_the_window_of_onset
     assert flood.packets > 300_000
     assert flood.interface_ids == (scenario.WEB["10.0.1.10"],)
     assert scenario.BASTION["10.0.0.5"] in next(o for o in result.offenders if o.ip == scenario.BRUTE).interface_ids
+
+
+def test_a_window_in_which_a_source_misbehaved_does_not_teach_its_baseline(story: scenario.Scenario) -> None:
+    state = MemoryFlowState()
+    run(story, state)
+    partner = state.baseline(scenario.PARTNER)
+    assert partner is not None
+    assert partner.window < story.onset
+    assert partner.packets < 20_000  # its usual, not the spike
+    slow = state.baseline(scenario.SLOW)  # the low-and-slow prober was never flagged: it learns every minute
+    assert slow is not None
+    assert slow.window == story.onset
+
+
+def test_windows_are_judged_in_time_order_whatever_the_delivery_order(story: scenario.Scenario) -> None:
+    result = run(story, batches=[b.lines for b in reversed(story.batches)])
+    assert verdicts(result.offenders) == expected(story)
+    partner = next(o for o in result.offenders if o.ip == scenario.PARTNER)
+    assert "its usual" in partner.reasons[0]
 
 
 def test_the_scenarios_junk_is_counted(story: scenario.Scenario) -> None:

@@ -364,6 +364,8 @@ def test_junk_is_counted_by_kind_and_never_raises() -> None:
         ok.replace(" 3 300 ", f" {2**62} 300 "),  # absurd
         ok.replace(" 3 300 ", " -3 300 "),  # negative
         ok.replace(" 1764403200 ", " soon "),  # start not a number
+        ok.replace(" 1764403200 ", " " + "9" * 25 + " "),  # start absurd
+        ok.replace(" 1764403200 ", f" {FULLWIDTH_START} "),  # other scripts' digits, which int() would take
         ok.replace("81.2.69.160", "-"),  # source missing in an OK record
         ok.replace(" 3 300 ", " - 300 "),  # packets missing
         ok.replace("10.0.1.10", "10.0.1.300"),  # destination not an address
@@ -373,7 +375,7 @@ def test_junk_is_counted_by_kind_and_never_raises() -> None:
     assert counters.nodata == 1
     assert counters.skipdata == 1
     assert counters.missing == 1  # packets "-"
-    assert counters.malformed == 7
+    assert counters.malformed == 9
     assert counters.lines == len(lines)
     assert out[1764403200]["-"][parse.FLOWS] == 1
 
@@ -382,6 +384,8 @@ def test_a_format_without_what_the_detectors_need_is_refused() -> None:
     with pytest.raises(ValueError, match="lacks fields the detectors need: dstport, packets"):
         TallyPlan(parse_format("${srcaddr} ${dstaddr} ${bytes} ${start}"), 30, 31, 21, 4)
 
+
+FULLWIDTH_START = "1764403200".translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
 
 junk_or_record = st.one_of(
     records().map(lambda r: scenario.render({"interface-id": "eni-1", **r})),

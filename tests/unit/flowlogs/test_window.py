@@ -155,6 +155,27 @@ def test_a_heavy_hitter_among_many_is_kept_and_never_overstated(
         assert kept["45.13.105.20"].flows >= heavy - total / (capacity + 1)
 
 
+def test_early_big_sources_give_way_to_a_later_heavier_one() -> None:
+    """Each prune lowers every count: early sources cannot squat the table (k=2)."""
+    window = WindowTally(0, capacity=2, caps=Caps(), networks=Networks())
+    window.fold({"81.2.0.1": raw(100, 1), "81.2.0.2": raw(100, 1)} | {f"81.2.1.{i}": raw(1, 1) for i in range(3)})
+    for chunk in range(10):
+        window.fold({"45.13.105.20": raw(60, 1)} | {f"81.2.{chunk + 2}.{i}": raw(1, 1) for i in range(3)})
+    # N = 200 + 10 x 63 = 830 flows; 600 of them are its, far over N/(k+1) = 277.
+    kept = window.tallies()
+    assert "45.13.105.20" in kept
+    assert kept["45.13.105.20"].flows >= 600 - 830 / 3
+
+
+def test_a_flood_of_few_flows_is_kept_by_the_packets_ranking() -> None:
+    window = WindowTally(0, capacity=10, caps=Caps(), networks=Networks())
+    window.fold({"91.240.118.50": raw(2, 400_000)})
+    for chunk in range(20):  # busier sources by flows, each with few packets
+        window.fold({f"81.2.{chunk}.{i}": raw(50, 60) for i in range(100)})
+    assert "91.240.118.50" in window.tallies()
+    assert len(window) <= 20
+
+
 def test_internal_sources_are_kept_but_not_in_the_population() -> None:
     window = WindowTally(0, capacity=10, caps=Caps(), networks=Networks())
     window.fold({"10.0.5.23": raw(400, 400), "81.2.69.160": raw(5, 50)})
@@ -179,6 +200,20 @@ def test_only_sources_over_the_minimum_are_candidates() -> None:
     assert tallies["81.2.69.4"].hosts == {"10.0.1.11"}  # the rejected flows' destinations
     assert tallies["81.2.69.5"].hosts == {"10.0.1.10"}  # none rejected: where its first flow went
     assert tallies["81.2.69.5"].interfaces == {"eni-1"}
+
+
+def test_a_source_over_several_chunks_keeps_its_sets_capped() -> None:
+    window = WindowTally(0, capacity=10, caps=Caps(ports=5, hosts=3, interfaces=2), networks=Networks())
+    for chunk in range(4):
+        part = raw(3, 3)
+        part[parse.REJECTS] = 3
+        part[parse.PORTS] = {str(chunk * 3 + i) for i in range(3)}
+        part[parse.HOSTS] = {f"10.0.0.{chunk * 3 + i}" for i in range(3)}
+        part[parse.ENIS] = {f"eni-{chunk}"}
+        window.fold({"45.13.105.20": part})
+    tally = window.tallies()["45.13.105.20"]
+    assert (tally.flows, tally.rejects) == (12, 12)
+    assert (len(tally.ports), len(tally.hosts), len(tally.interfaces)) == (5, 3, 2)
 
 
 def test_invalid_sources_are_counted_not_kept() -> None:
