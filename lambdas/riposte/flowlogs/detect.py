@@ -48,7 +48,7 @@ class Thresholds:
     population_z: float = 3.5
     population_mad_floor: float = 1.0
     population_min_sources: int = 20
-    # Over its own baseline (EWMA of its windows, alpha 0.2 ~ the last 5-10 minutes): 10x, once the baseline
+    # Over its own baseline (EWMA of its windows, alpha 0.2: about the last 5 minutes): 10x, once the baseline
     # has 3 windows. A source that is always big is not a spike.
     baseline_ratio: float = 10.0
     baseline_min_windows: int = 3
@@ -192,10 +192,11 @@ def _port_scan(tally: SourceTally, t: Thresholds) -> list[_Finding]:
 def _brute_force(tally: SourceTally, t: Thresholds) -> list[_Finding]:
     if tally.admin_short < t.brute_flows:
         return []
-    admin = sorted(ADMIN_PORTS.intersection(tally.ports))
+    # The port set may have filled up with a scan's ports before the admin ones showed.
+    admin = ", ".join(map(str, sorted(ADMIN_PORTS.intersection(tally.ports)))) or "several"
     reason = (
         f"brute force: {tally.admin_short:,} short flows (at most {t.short_flow_packets} packets) to admin ports "
-        f"({', '.join(map(str, admin))}) in the minute (threshold {t.brute_flows})"
+        f"({admin}) in the minute (threshold {t.brute_flows})"
     )
     return [_Finding("brute_force", 6 + math.log2(tally.admin_short / t.brute_flows), reason)]
 
