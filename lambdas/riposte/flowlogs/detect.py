@@ -61,7 +61,8 @@ class Thresholds:
     # attempts) to an admin port in a minute. An interactive session is one long flow.
     brute_flows: int = 20
     short_flow_packets: int = 30
-    # Bounds: heavy hitters kept per window and ranking (see window.py); a kept source is written to the
+    # Bounds: heavy hitters kept per window and ranking (flows, packets, suspect flows: see window.py, at
+    # most 3 x capacity sources per window and invocation); a kept source is written to the
     # shared state once it reaches 1/8 of some threshold in the invocation (packets, bytes, flows, rejected
     # flows for a scan, short admin flows). The price: an offence spread over more than 8 invocations so
     # evenly that no part reaches 1/8 goes unmerged. Small sources are then never written at all.

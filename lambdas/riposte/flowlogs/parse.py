@@ -219,11 +219,12 @@ class Counters:
 # flow, and the last three slots are filled by window.py, so that a new source costs one allocation. The
 # loop indexes with the literal numbers: a module constant is a global lookup per use.
 FLOWS, PACKETS, BYTES, REJECTS, PORTS, HOSTS, ADMIN_SHORT, ENIS, FIRST_HOST, FIRST_ENI = range(10)
-RANK_FLOWS, RANK_PACKETS, KIND = 10, 11, 12
+RANK_FLOWS, RANK_PACKETS, RANK_SUSPECT, KIND = 10, 11, 12, 13
 RawTally = list[Any]
 # [flows, packets, bytes, rejected flows, ports: set[str] | None (of rejected and short admin-port flows),
 #  hosts: set[str] | None (of rejected flows), short admin-port flows, enis: set[str] | None (of rejected
-#  flows), first host, first interface, (window.py:) ranking count by flows, by packets, source kind]
+#  flows), first host, first interface, (window.py:) ranking counts by flows, packets and suspect flows,
+#  source kind]
 
 # Address classification used by the loop for destinations (and by window.py for sources).
 INTERNAL, EXTERNAL, INVALID = 1, 0, -1
@@ -333,7 +334,7 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
             eni = f[i_eni] if has_eni else "-"
             # setdefault: one string object per address or interface, however many sources name it.
             tally = windowed[src] = [
-                1, packets, nbytes, 0, None, None, 0, None, shared(dst, dst), shared(eni, eni), 0, 0, 0
+                1, packets, nbytes, 0, None, None, 0, None, shared(dst, dst), shared(eni, eni), 0, 0, 0, 0
             ]  # fmt: skip
         else:
             tally[0] += 1

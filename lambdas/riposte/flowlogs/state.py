@@ -14,7 +14,8 @@ that a DynamoDB adapter makes O(candidates) writes, each an atomic ``ADD`` or a 
   reported, not overwritten.
 
 Only heavy-hitter candidates over a minimum are written (see ``detect.analyze``), so the number of writes per
-invocation is bounded by the windows it saw times twice the heavy-hitter capacity, whatever the number of
+invocation is bounded by the windows it saw times three times the heavy-hitter capacity (one per ranking),
+plus a population write per window and a baseline write per candidate, whatever the number of
 distinct addresses. ``MemoryFlowState`` keeps the same contract in memory, bounded too: old windows are
 evicted, baselines are an LRU of fixed size.
 """

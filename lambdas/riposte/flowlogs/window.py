@@ -3,27 +3,29 @@
 A window is the minute (60 s bucket of the record's ``start``) in which flows began. For each window, one
 invocation keeps:
 
-- ``SourceTally`` for the heavy hitters: flows, packets, bytes, rejected flows, the distinct destination
-  ports and hosts of the rejected flows (small sets that stop growing once past the detection thresholds),
-  and short flows to admin ports;
+- ``SourceTally`` for the heavy hitters (see the bound below): flows, packets, bytes, rejected flows, the
+  distinct destination ports and hosts of the rejected flows (small sets that stop growing once past the
+  detection thresholds), and short flows to admin ports;
 - a ``Population`` summary over *all* external sources of the window: how many, and octave histograms of
   their flows, packets and bytes, from which the detectors read a median and a MAD.
 
-The bound. Sources are kept by two Misra-Gries summaries of capacity k, one ranking sources by flows and one
-by packets, in their mergeable form (Agarwal et al., "Mergeable summaries", 2012): each chunk of lines is
-counted exactly, added in, and when more than 2k sources are held every count drops by the (k+1)-th largest
-and sources left at zero in both rankings are dropped. Misra-Gries is Space-Saving seen from below (a
-Space-Saving count is the Misra-Gries count plus the minimum), so the same guarantee holds: with N the
-window's total flows (resp. packets) seen by this invocation,
+The bound. Sources are kept by three Misra-Gries summaries of capacity k, ranking them by flows, by packets
+and by suspect flows (rejected, or short to an admin port), in their mergeable form (Agarwal et al.,
+"Mergeable summaries", 2012): each chunk of lines is counted exactly and added in, and when more than 3k
+sources are held, each ranking's counts drop by its (k+1)-th largest and sources left at zero in all three
+are dropped. Misra-Gries is Space-Saving seen from below (a Space-Saving count is the Misra-Gries count plus
+the minimum), and the same guarantee holds for each ranking: with N the window's total flows (resp. packets,
+suspect flows) seen by this invocation,
 
-- every source with more than N/(k+1) of them is kept, at most 2k sources are held between chunks;
+- every source with more than N/(k+1) of them is kept; at most 3k sources are held between chunks;
 - a kept source's ranking count is low by at most N/(k+1), and its tally misses at most that much: what it
   sent before it was last admitted. Tallies never overstate, so a verdict never rests on invented traffic.
 
-With k = 1000 and a busy minute of 500,000 flows, any source above 500 flows is certain to be kept, and
-sources that small are below the volume floors anyway; scanners and brute forcers have to make many flows to
-be what they are. Population histograms are exact counts of (chunk, source) parts: a source whose traffic is
-split across chunks or invocations is counted once per part, which the robust statistics tolerate.
+With k = 1000, a busy minute of 500,000 flows keeps every source over 500 flows (the volume floor is 3,000),
+and if 20,000 of those flows were rejected or short admin-port ones, every source with over 20 of them is
+kept: a scanner or a password guesser cannot hide in the crowd by being smaller than the busy clients.
+Population histograms are exact counts of (chunk, source) parts: a source whose traffic is split across
+chunks or invocations is counted once per part, which the robust statistics tolerate.
 
 Direction. Only inbound traffic reaches a tally (see ``parse.tally_lines``): to an address of ours, ingress
 when the format says, from ``pkt-srcaddr`` when the format has it. A source that is itself private, shared,
@@ -58,11 +60,16 @@ from riposte.flowlogs.parse import (
     PORTS,
     RANK_FLOWS,
     RANK_PACKETS,
+    RANK_SUSPECT,
     REJECTS,
     RawTally,
 )
 
 _V4_MAPPED = bytes(10) + b"\xff\xff"
+
+# The heavy-hitter rankings: by flows (floods of connections), packets (floods of few flows) and suspect flows,
+# rejected or short to an admin port (scans and password guessing are made of those, and they are few).
+_RANKINGS = (RANK_FLOWS, RANK_PACKETS, RANK_SUSPECT)
 
 # Not globally reachable: the same ranges riposte.guard refuses to act on (tests check the two agree).
 INTERNAL_NETWORKS = (
@@ -304,6 +311,7 @@ class WindowTally:
             held = kept.get(source)
             if held is None:
                 raw[RANK_FLOWS], raw[RANK_PACKETS], raw[KIND] = flows, packets, kind
+                raw[RANK_SUSPECT] = raw[REJECTS] + raw[ADMIN_SHORT]
                 kept[source] = raw
             else:
                 _add(held, raw, caps)
@@ -313,20 +321,17 @@ class WindowTally:
         self.external_sources += len(ext_flows)
         for hist, values in zip(self._population, (ext_flows, ext_packets, ext_bytes), strict=True):
             hist.update(map(int.bit_length, values))  # bucket b holds [2**(b-1), 2**b)
-        if len(kept) > 2 * self.capacity:
+        if len(kept) > len(_RANKINGS) * self.capacity:
             self._prune()
 
     def _prune(self) -> None:
-        """Misra-Gries step for both rankings: subtract the (k+1)-th largest count, drop sources at zero in both."""
+        """Misra-Gries step for each ranking: subtract its (k+1)-th largest count; drop sources at zero in all."""
         kept, k = self._kept, self.capacity
-        cut_flows = _kth_largest([raw[RANK_FLOWS] for raw in kept.values()], k + 1)
-        cut_packets = _kth_largest([raw[RANK_PACKETS] for raw in kept.values()], k + 1)
-        survivors = {
-            s: raw for s, raw in kept.items() if raw[RANK_FLOWS] > cut_flows or raw[RANK_PACKETS] > cut_packets
-        }
+        cuts = [(i, _kth_largest([raw[i] for raw in kept.values()], k + 1)) for i in _RANKINGS]
+        survivors = {s: raw for s, raw in kept.items() if any(raw[i] > cut for i, cut in cuts)}
         for raw in survivors.values():
-            raw[RANK_FLOWS] = max(0, raw[RANK_FLOWS] - cut_flows)
-            raw[RANK_PACKETS] = max(0, raw[RANK_PACKETS] - cut_packets)
+            for i, cut in cuts:
+                raw[i] = max(0, raw[i] - cut)
         self.dropped += len(kept) - len(survivors)
         self._kept = survivors
 
@@ -355,10 +360,10 @@ class WindowTally:
             )
         return out
 
-    def ranking(self, source: str) -> tuple[int, int] | None:
-        """The source's Misra-Gries counts (flows, packets), or None when it is not kept."""
+    def ranking(self, source: str) -> tuple[int, ...] | None:
+        """The source's Misra-Gries counts (flows, packets, suspect flows), or None when it is not kept."""
         raw = self._kept.get(source)
-        return None if raw is None else (raw[RANK_FLOWS], raw[RANK_PACKETS])
+        return None if raw is None else tuple(raw[i] for i in _RANKINGS)
 
 
 def _add(held: RawTally, raw: RawTally, caps: Caps) -> None:
@@ -366,6 +371,7 @@ def _add(held: RawTally, raw: RawTally, caps: Caps) -> None:
         held[i] += raw[i]
     held[RANK_FLOWS] += raw[FLOWS]
     held[RANK_PACKETS] += raw[PACKETS]
+    held[RANK_SUSPECT] += raw[REJECTS] + raw[ADMIN_SHORT]
     for i, cap in ((PORTS, caps.ports), (HOSTS, caps.hosts), (ENIS, caps.interfaces)):
         more = raw[i]
         if more:
