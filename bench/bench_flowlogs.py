@@ -19,6 +19,7 @@ import base64
 import gc
 import gzip
 import json
+import statistics
 import sys
 import time
 import tracemalloc
@@ -64,15 +65,20 @@ def riposte_core(messages: list[str]) -> object:
     return analyze([messages], MemoryFlowState(), now=NOW, networks=NETWORKS)
 
 
-def best(paths: dict[str, tuple[Callable[[Any], object], object]], rounds: int) -> dict[str, float]:
-    """Best time of each path, the paths interleaved round by round so that a busy spell hits them alike."""
+def timed(paths: dict[str, tuple[Callable[[Any], object], object]], rounds: int) -> dict[str, list[float]]:
+    """Times of each path, interleaved round by round so that a busy spell hits them alike."""
     times: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(rounds + 1):  # the first round warms up
         for name, (fn, arg) in paths.items():
             start = time.perf_counter()
             fn(arg)
             times[name].append(time.perf_counter() - start)
-    return {name: min(found[1:]) for name, found in times.items()}
+    return {name: found[1:] for name, found in times.items()}
+
+
+def ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over rounds of a/b, each round's pair measured back to back: steadier than a ratio of minimums."""
+    return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
 
 
 def payload(records: int) -> str:
@@ -80,7 +86,8 @@ def payload(records: int) -> str:
 
 
 def speed(rounds: int) -> None:
-    print(f"us per record (records/s), best of {rounds} interleaved rounds; from the base64(gzip(json)) payload:")
+    print(f"us per record (records/s): best of {rounds} interleaved rounds, from the base64(gzip(json)) payload;")
+    print("ratios: median over rounds of the two paths run back to back")
     print(f"{'records':>8} {'floor':>19} {'naive':>19} {'riposte':>19} {'riposte/naive':>14}")
     loops = []
     for records in (10_000, 27_000):
@@ -93,15 +100,16 @@ def speed(rounds: int) -> None:
             "naive loop": (naive_loop, messages),
             "riposte core": (riposte_core, messages),
         }
-        cost = {name: seconds / records for name, seconds in best(paths, rounds).items()}
+        times = timed(paths, rounds)
+        cost = {name: min(found) / records for name, found in times.items()}
         cells = [f"{cost[k] * 1e6:5.2f} ({1 / cost[k]:>9,.0f})" for k in ("floor", "naive", "riposte")]
-        print(f"{records:>8,} {cells[0]:>19} {cells[1]:>19} {cells[2]:>19} {cost['riposte'] / cost['naive']:>13.2f}x")
-        loops.append((records, cost["naive loop"], cost["riposte core"]))
+        print(f"{records:>8,} {cells[0]:>19} {cells[1]:>19} {cells[2]:>19} {ratio(times, 'riposte', 'naive'):>13.2f}x")
+        loops.append((records, cost["naive loop"], cost["riposte core"], ratio(times, "riposte core", "naive loop")))
     print("the same from decoded messages (the loop alone, payload decoding left out):")
-    for records, naive_cost, core_cost in loops:
+    for records, naive_cost, core_cost, core_ratio in loops:
         print(
             f"{records:>8,} naive split-and-count {naive_cost * 1e6:5.2f}, riposte analyze {core_cost * 1e6:5.2f}:"
-            f" {core_cost / naive_cost:.2f}x"
+            f" {core_ratio:.2f}x"
         )
     print(f"  (a payload of 27,000 records is {len(data) / 2**20:.2f} MiB of base64)")
 
