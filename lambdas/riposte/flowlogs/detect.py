@@ -110,12 +110,14 @@ class Offender:
     evidence: tuple[tuple[str, str], ...]
     internal: bool  # private or ours: notify, never block
     interface_ids: tuple[str, ...]
+    subnet_ids: tuple[str, ...]  # when the format has subnet-id
     dst_ports: tuple[int, ...]
     dst_hosts: tuple[str, ...]
     flows: int
     packets: int
     bytes: int
     rejects: int
+    admin_short: int = 0  # short flows to admin ports
 
     @property
     def key(self) -> str:
@@ -233,6 +235,7 @@ def detect(
         ("dst_ports", " ".join(map(str, sorted(tally.ports)))),
         ("dst_hosts", " ".join(sorted(tally.hosts))),
         ("interfaces", " ".join(sorted(tally.interfaces))),
+        *([("subnets", " ".join(sorted(tally.subnets)))] if tally.subnets else []),
     ]
     if before is not None:
         evidence.append(
@@ -254,12 +257,14 @@ def detect(
         evidence=tuple(evidence),
         internal=tally.internal,
         interface_ids=tuple(sorted(tally.interfaces)),
+        subnet_ids=tuple(sorted(tally.subnets)),
         dst_ports=tuple(sorted(tally.ports)),
         dst_hosts=tuple(sorted(tally.hosts)),
         flows=tally.flows,
         packets=tally.packets,
         bytes=tally.bytes,
         rejects=tally.rejects,
+        admin_short=tally.admin_short,
     )
 
 
@@ -271,12 +276,14 @@ def analyze(
     thresholds: Thresholds | None = None,
     now: int | None = None,
     networks: Networks | None = None,
+    part: str = "",
 ) -> Analysis:
     """Parse, tally, merge into the state and detect: the whole flow-log core, pure but for ``state``.
 
     ``batches`` are the message strings of each delivered payload (CloudWatch Logs ``logEvents[].message``
     or the same from Kinesis), in order. ``now`` (unix seconds) keeps windows far from it out of the state.
-    ``networks`` says which addresses are ours (default: the non-global ranges only).
+    ``networks`` says which addresses are ours (default: the non-global ranges only). ``part`` names the
+    delivery (a payload) so that merging it again, on a retry, adds nothing (see ``state.FlowState``).
     """
     t = thresholds or Thresholds()
     caps, minimum = t.caps, t.candidate_minimum
@@ -310,33 +317,49 @@ def analyze(
         counters.missing += held.missing_flows
         population = state.merge_population(window, held.population())
         candidates = held.tallies(minimum)
-        merged = state.merge_window(window, candidates) if candidates else {}
+        merged = state.merge_window(window, candidates, part=part) if candidates else {}
         counters.candidates += len(candidates)
         counters.writes += 1 + len(candidates)
+        baselines = state.baselines(merged) if merged else {}
+        learned: dict[str, SourceTally] = {}
         for ip in sorted(merged):
             tally = merged[ip]
-            baseline = state.baseline(ip)
-            offender = detect(ip, window, tally, population=population, baseline=baseline, thresholds=t)
+            offender = detect(ip, window, tally, population=population, baseline=baselines.get(ip), thresholds=t)
             if offender is not None:
                 offenders.append(offender)
-                continue  # a window in which a source misbehaved does not teach its baseline
-            counters.writes += _update_baseline(state, ip, window, tally, baseline=baseline, alpha=t.baseline_alpha)
+            else:  # a window in which a source misbehaved does not teach its baseline
+                learned[ip] = tally
+        counters.writes += _update_baselines(state, window, learned, baselines, alpha=t.baseline_alpha)
     return Analysis(offenders=tuple(offenders), counters=counters)
 
 
-def _update_baseline(
-    state: FlowState, ip: str, window: int, tally: SourceTally, *, baseline: Baseline | None, alpha: float
+def _update_baselines(
+    state: FlowState,
+    window: int,
+    tallies: Mapping[str, SourceTally],
+    baselines: Mapping[str, Baseline],
+    *,
+    alpha: float,
 ) -> int:
-    """Fold the window into the source's baseline, re-reading once if a concurrent invocation won the race."""
+    """Fold the window into each source's baseline, re-reading once those where a concurrent invocation won
+    the race. Returns the number of writes."""
     writes = 0
-    for attempt in range(2):
-        current = baseline if attempt == 0 else state.baseline(ip)
-        value = next_baseline(current, window, tally, alpha)
-        if value is None:
+    current: Mapping[str, Baseline] = baselines
+    pending = dict(tallies)
+    for _ in range(2):
+        changes = {}
+        for ip, tally in pending.items():
+            value = next_baseline(current.get(ip), window, tally, alpha)
+            if value is not None:
+                changes[ip] = (value, current.get(ip))
+        if not changes:
             break
-        writes += 1
-        if state.update_baseline(ip, value, expected=current):
+        writes += len(changes)
+        lost = state.update_baselines(changes)
+        if not lost:
             break
+        pending = {ip: pending[ip] for ip in lost}
+        current = state.baselines(lost)
     return writes
 
 

@@ -223,7 +223,7 @@ RANK_FLOWS, RANK_PACKETS, RANK_SUSPECT, KIND = 10, 11, 12, 13
 RawTally = list[Any]
 # [flows, packets, bytes, rejected flows, ports: set[str] | None (of rejected and short admin-port flows),
 #  hosts: set[str] | None (of rejected flows), short admin-port flows, enis: set[str] | None (of rejected
-#  flows), first host, first interface, (window.py:) ranking counts by flows, packets and suspect flows,
+#  flows; "<eni> <subnet>" when the format has subnet-id), first host, first interface (likewise), (window.py:) ranking counts by flows, packets and suspect flows,
 #  source kind]
 
 # Address classification used by the loop for destinations (and by window.py for sources).
@@ -288,6 +288,10 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
         plan.column("interface-id"),
     )
     has_pkt_src, has_act, has_dir, has_eni = i_pkt_src >= 0, i_act >= 0, i_dir >= 0, i_eni >= 0
+    # With subnet-id in the format, an interface is kept as "<eni> <subnet>" (see window.py: block_ip's subnet
+    # scope needs the subnets); only where an interface is kept at all, never per accepted flow.
+    i_subnet = plan.column("subnet-id")
+    has_subnet = i_subnet >= 0
     short, port_cap, host_cap, eni_cap = plan.short_packets, plan.port_cap, plan.host_cap, plan.eni_cap
     admin = frozenset(str(port) for port in ADMIN_PORTS)
 
@@ -337,6 +341,8 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
         tally = windowed.get(src)
         if tally is None:
             eni = f[i_eni] if has_eni else "-"
+            if has_subnet:
+                eni = f"{eni} {f[i_subnet]}"
             # setdefault: one string object per address or interface, however many sources name it.
             tally = windowed[src] = [
                 1, packets, nbytes, 0, None, None, 0, None, shared(dst, dst), shared(eni, eni), 0, 0, 0, 0
@@ -361,7 +367,7 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
             if dst not in hosts and len(hosts) < host_cap:
                 hosts.add(dst)
                 if has_eni and len(tally[7]) < eni_cap:
-                    tally[7].add(f[i_eni])
+                    tally[7].add(f"{f[i_eni]} {f[i_subnet]}" if has_subnet else f[i_eni])
         # Only short flows can be password guesses: long ones skip the port lookup.
         if packets <= short and f[i_port] in admin:
             tally[6] += 1

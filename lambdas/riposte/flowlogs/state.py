@@ -2,16 +2,21 @@
 
 One source's traffic arrives in many log streams (one per interface) handled by concurrent invocations, so no
 invocation sees a whole window. Each writes what it counted and reads back the merge. The protocol is shaped so
-that a DynamoDB adapter makes O(candidates) writes, each an atomic ``ADD`` or a conditional put:
+that a DynamoDB adapter (``riposte.adapters.aws.flowstate``) makes O(candidates) writes, each an atomic
+``ADD`` or a conditional put:
 
-- ``merge_window``: one ``UpdateItem`` per source on key (window, source): ``ADD`` on the counters and on
+- ``merge_window``: one ``UpdateItem`` per source on key (source, window): ``ADD`` on the counters and on
   number/string sets for ports, hosts and interfaces (set union), ``ReturnValues=ALL_NEW`` returning the
   merge in the same round trip; a TTL attribute retires the item. Sets are only added to while under their
-  cap (a condition on ``size(...)``), so they stay bounded.
-- ``merge_population``: one ``UpdateItem`` per window, ``ADD`` on flat per-bucket attributes.
-- ``baseline`` / ``update_baseline``: ``GetItem`` (or one ``BatchGetItem`` for all candidates) and a
-  ``PutItem`` conditioned on the baseline read being still current (compare-and-set); a lost race is
-  reported, not overwritten.
+  cap (a condition on ``size(...)``), so they stay bounded. Each delivery names itself (``part``): a part
+  already merged for that source and window is not added again, so a retried delivery (Lambda retries a
+  failed invocation; Kinesis re-reads a failed record) never counts its traffic twice, which would make a
+  busy client look like a flood.
+- ``merge_population``: one ``UpdateItem`` per window, ``ADD`` on flat per-bucket attributes. Not guarded by
+  parts: a retry counts a payload's sources twice in a summary whose median and MAD barely move for it.
+- ``baselines`` / ``update_baselines``: one ``BatchGetItem`` per 100 candidates, and a ``PutItem`` each
+  conditioned on the baseline read being still current (compare-and-set); a lost race is reported, not
+  overwritten.
 
 Only heavy-hitter candidates over a minimum are written (see ``detect.analyze``), so the number of writes per
 invocation is bounded by the windows it saw times three times the heavy-hitter capacity (one per ranking),
@@ -23,7 +28,7 @@ evicted, baselines are an LRU of fixed size.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -76,8 +81,11 @@ def next_baseline(old: Baseline | None, window: int, tally: SourceTally, alpha: 
 
 
 class FlowState(Protocol):
-    def merge_window(self, window: int, tallies: Mapping[str, SourceTally]) -> dict[str, SourceTally]:
-        """Add these sources' tallies to the window's; return the merged tallies of these sources."""
+    def merge_window(
+        self, window: int, tallies: Mapping[str, SourceTally], *, part: str = ""
+    ) -> dict[str, SourceTally]:
+        """Add these sources' tallies to the window's; return the merged tallies of these sources. A non-empty
+        ``part`` (the delivery's identity) already merged for a source is not added again for it."""
         ...
 
     def merge_population(self, window: int, population: Population) -> Population:
@@ -88,10 +96,13 @@ class FlowState(Protocol):
         """The window's population summary as merged so far (empty when none)."""
         ...
 
-    def baseline(self, ip: str) -> Baseline | None: ...
+    def baselines(self, ips: Collection[str]) -> dict[str, Baseline]:
+        """The stored baselines of these sources (a source without one is left out)."""
+        ...
 
-    def update_baseline(self, ip: str, value: Baseline, *, expected: Baseline | None) -> bool:
-        """Store ``value`` if the stored baseline is still ``expected`` (None: absent); False when it was not."""
+    def update_baselines(self, changes: Mapping[str, tuple[Baseline, Baseline | None]]) -> frozenset[str]:
+        """For each ip, store ``(value, expected)``'s value if the stored baseline is still ``expected`` (None:
+        absent). Returns the sources whose race was lost (nothing stored for them)."""
         ...
 
 
@@ -103,15 +114,24 @@ class MemoryFlowState:
         self.max_windows = max_windows
         self.max_baselines = max_baselines
         self._windows: dict[int, dict[str, SourceTally]] = {}
+        self._parts: dict[int, dict[str, set[str]]] = {}
         self._populations: dict[int, Population] = {}
         self._baselines: OrderedDict[str, Baseline] = OrderedDict()
         self.writes = 0  # one per write a DynamoDB adapter would make
 
-    def merge_window(self, window: int, tallies: Mapping[str, SourceTally]) -> dict[str, SourceTally]:
+    def merge_window(
+        self, window: int, tallies: Mapping[str, SourceTally], *, part: str = ""
+    ) -> dict[str, SourceTally]:
         table = self._window(window)
+        parts = self._parts.setdefault(window, {})
         merged = {}
         for ip, tally in tallies.items():
             held = table.get(ip)
+            seen = parts.setdefault(ip, set()) if part else set()
+            if held is not None and part in seen:
+                merged[ip] = held  # this delivery was merged before: a retry adds nothing
+                continue
+            seen.add(part)
             table[ip] = merged[ip] = tally if held is None else held.merged(tally, self.caps)
         self.writes += len(tallies)
         self._evict()
@@ -126,6 +146,18 @@ class MemoryFlowState:
 
     def population(self, window: int) -> Population:
         return self._populations.get(window, Population())
+
+    def baselines(self, ips: Collection[str]) -> dict[str, Baseline]:
+        found = {}
+        for ip in ips:
+            if (baseline := self.baseline(ip)) is not None:
+                found[ip] = baseline
+        return found
+
+    def update_baselines(self, changes: Mapping[str, tuple[Baseline, Baseline | None]]) -> frozenset[str]:
+        return frozenset(
+            ip for ip, (value, expected) in changes.items() if not self.update_baseline(ip, value, expected=expected)
+        )
 
     def baseline(self, ip: str) -> Baseline | None:
         found = self._baselines.get(ip)
@@ -159,6 +191,6 @@ class MemoryFlowState:
 
     def _evict(self) -> None:
         # Keep the newest windows: delivery lags by minutes, not hours (see Thresholds.max_lag).
-        for store in (self._windows, self._populations):
+        for store in (self._windows, self._parts, self._populations):
             while len(store) > self.max_windows:
                 del store[min(store)]

@@ -28,9 +28,9 @@ Population histograms are exact counts of (chunk, source) parts: a source whose 
 chunks or invocations is counted once per part, which the robust statistics tolerate.
 
 Direction. Only inbound traffic reaches a tally (see ``parse.tally_lines``): to an address of ours, ingress
-when the format says, from ``pkt-srcaddr`` when the format has it. A source that is itself private, shared,
-loopback, link-local, multicast or reserved (the ranges the central guard protects) or in our own networks
-is ``internal``: tracked and flagged, never a block candidate. Our hosts' replies go to outside addresses,
+when the format says, from ``pkt-srcaddr`` when the format has it. A source the central guard refuses (private,
+shared, loopback, link-local, multicast, documentation, reserved...: ``riposte.core.guard``, whose table is
+read here) or in our own networks is ``internal``: tracked and flagged, never a block candidate. Our hosts' replies go to outside addresses,
 so they are not inbound and never counted.
 """
 
@@ -44,6 +44,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from riposte.core import guard
 from riposte.flowlogs.parse import (
     ADMIN_SHORT,
     BYTES,
@@ -71,35 +72,47 @@ _V4_MAPPED = bytes(10) + b"\xff\xff"
 # rejected or short to an admin port (scans and password guessing are made of those, and they are few).
 _RANKINGS = (RANK_FLOWS, RANK_PACKETS, RANK_SUSPECT)
 
-# Not globally reachable: the same ranges riposte.guard refuses to act on (tests check the two agree).
-INTERNAL_NETWORKS = (
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
-    "::/128",
-    "::1/128",
-    "fc00::/7",
-    "fe80::/10",
-    "ff00::/8",
-)
+# An address whose verdict the guard takes from the IPv4 address it carries (NAT64, 6to4): asked of the guard.
+_EMBEDDED = 2
+
+
+def _segments(version: int) -> tuple[list[int], list[int]]:
+    """The guard's address table for one family, flattened: (starts, kinds), each kind holding from its start
+    to the next. Built from ``guard.PROTECTED`` (INTERNAL), ``guard.GLOBAL`` (EXTERNAL, or _EMBEDDED for the
+    prefixes that carry an IPv4 address) and the most specific block deciding, as in the guard itself."""
+    embedded = {e.prefix for e in guard.EMBEDDINGS}
+    blocks = [(net, INTERNAL) for net, _ in guard.PROTECTED if net.version == version]
+    blocks += [(net, _EMBEDDED if net in embedded else EXTERNAL) for net, _ in guard.GLOBAL if net.version == version]
+    edges = {0}
+    for net, _ in blocks:
+        edges.update((int(net.network_address), int(net.broadcast_address) + 1))
+    starts: list[int] = []
+    kinds: list[int] = []
+    for edge in sorted(edges):
+        holding = [
+            (n.prefixlen, kind) for n, kind in blocks if int(n.network_address) <= edge <= int(n.broadcast_address)
+        ]
+        kind = max(holding)[1] if holding else EXTERNAL
+        if not kinds or kinds[-1] != kind:
+            starts.append(edge)
+            kinds.append(kind)
+    return starts, kinds
 
 
 class Networks:
-    """Classifies addresses as INTERNAL (not global, or in our own networks), EXTERNAL or INVALID.
+    """Classifies addresses as INTERNAL (one the central guard refuses, or in our own networks), EXTERNAL or
+    INVALID.
 
-    Our own networks are the VPC's CIDRs that are globally routable (an IPv6 block, public IPv4): traffic to
-    them is inbound, traffic from them is ours. Lookups are cached (bounded), since the same addresses recur.
+    Internal is exactly what ``riposte.core.guard`` refuses before any action (a test checks the two agree),
+    so a source called external is one the guard lets a block through for, unless allowlisted. Our own
+    networks are the VPC's CIDRs that are globally routable (an IPv6 block, public IPv4): traffic to them is
+    inbound, traffic from them is ours. Lookups are cached (bounded), since the same addresses recur.
     """
 
     def __init__(self, own: Iterable[str] = (), *, cache_size: int = 65536) -> None:
+        self._guard = {version: _segments(version) for version in (4, 6)}
         spans: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
-        for cidr in (*INTERNAL_NETWORKS, *own):
+        for cidr in own:
             net = ipaddress.ip_network(cidr, strict=False)
             spans[net.version].append((int(net.network_address), int(net.broadcast_address)))
         self._starts: dict[int, list[int]] = {}
@@ -138,9 +151,16 @@ class Networks:
                 return INVALID
             if packed[:12] == _V4_MAPPED:  # ::ffff:10.0.0.1 is 10.0.0.1, as the guard sees it
                 packed, version = packed[12:], 4
-        value, starts = int.from_bytes(packed, "big"), self._starts[version]
+        value = int.from_bytes(packed, "big")
+        starts = self._starts[version]
         at = bisect.bisect_right(starts, value) - 1
-        return INTERNAL if at >= 0 and value <= self._ends[version][at] else EXTERNAL
+        if at >= 0 and value <= self._ends[version][at]:
+            return INTERNAL
+        starts, kinds = self._guard[version]
+        kind = kinds[bisect.bisect_right(starts, value) - 1]
+        if kind == _EMBEDDED:  # rare: NAT64 and 6to4 addresses, judged by the IPv4 address they carry
+            return INTERNAL if guard.refusal(address) is not None else EXTERNAL
+        return kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +213,7 @@ class SourceTally:
     ports: frozenset[int] = frozenset()  # distinct ports of rejected flows and short admin-port flows, capped
     hosts: frozenset[str] = frozenset()  # distinct destinations (ours) of rejected flows and the first, capped
     interfaces: frozenset[str] = frozenset()  # interfaces those arrived on, capped
+    subnets: frozenset[str] = frozenset()  # their subnets, when the format has subnet-id, capped
     internal: bool = False
 
     def merged(self, other: SourceTally, caps: Caps) -> SourceTally:
@@ -206,6 +227,7 @@ class SourceTally:
             ports=_capped(self.ports, other.ports, caps.ports),
             hosts=_capped(self.hosts, other.hosts, caps.hosts),
             interfaces=_capped(self.interfaces, other.interfaces, caps.interfaces),
+            subnets=_capped(self.subnets, other.subnets, caps.interfaces),
             internal=self.internal or other.internal,
         )
 
@@ -346,6 +368,7 @@ class WindowTally:
         for source, raw in self._kept.items():
             if reached is not None and not reached(raw):
                 continue
+            places = raw[ENIS] or (raw[FIRST_ENI],)  # "<eni>" or "<eni> <subnet>" (see parse.tally_lines)
             out[source] = SourceTally(
                 flows=raw[FLOWS],
                 packets=raw[PACKETS],
@@ -355,7 +378,8 @@ class WindowTally:
                 ports=frozenset(int(p) for p in raw[PORTS] or () if p.isascii() and p.isdigit() and len(p) <= 5),
                 # The rejected flows' destinations, or (a source with none) where its first flow went.
                 hosts=frozenset(raw[HOSTS] or (raw[FIRST_HOST],)),
-                interfaces=frozenset(raw[ENIS] or (raw[FIRST_ENI],)) - {"-"},
+                interfaces=frozenset(token.partition(" ")[0] for token in places) - {"-"},
+                subnets=frozenset(token.partition(" ")[2] for token in places) - {"-", ""},
                 internal=raw[KIND] == INTERNAL,
             )
         return out

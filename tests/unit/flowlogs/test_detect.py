@@ -398,5 +398,7 @@ def test_the_package_imports_only_the_standard_library() -> None:
         for name in imported
         if not name.startswith("riposte.flowlogs") and name.split(".")[0] not in sys.stdlib_module_names
     }
+    # The one exception: the guard's address table, so that "internal" is exactly what the guard refuses.
+    outside.discard("riposte.core")
     assert outside == set()
     assert "riposte.flowlogs" in {name.rsplit(".", 1)[0] for name in imported}

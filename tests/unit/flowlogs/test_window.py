@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riposte import guard
+from riposte.core import guard
 from riposte.flowlogs import parse
 from riposte.flowlogs.parse import EXTERNAL, INTERNAL, INVALID
 from riposte.flowlogs.window import Caps, Minimum, Networks, Population, SourceTally, WindowTally
