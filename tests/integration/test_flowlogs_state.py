@@ -82,7 +82,8 @@ def test_sets_unite_and_stop_growing_past_their_caps(state: FlowState) -> None:
     assert len(merged.hosts) == CAPS.hosts
     assert merged.flows == 4  # counters are added even when a set is full
     full = state.merge_window(W, {"45.13.105.20": tally(1, ports=frozenset({8080}))})["45.13.105.20"]
-    assert full.ports == merged.ports and full.flows == 5
+    assert full.ports == merged.ports
+    assert full.flows == 5
 
 
 def test_interfaces_subnets_and_the_internal_flag_come_back(state: FlowState) -> None:
@@ -121,7 +122,7 @@ def test_baselines_are_read_in_bulk_and_written_by_compare_and_set(state: FlowSt
 def test_many_baselines_are_read_past_one_batch(state: FlowState) -> None:
     ips = [f"81.2.{i // 250}.{i % 250 + 1}" for i in range(250)]
     value = Baseline(W, 1, 1.0, 2.0, 3.0)
-    assert state.update_baselines({ip: (value, None) for ip in ips}) == frozenset()
+    assert state.update_baselines(dict.fromkeys(ips, (value, None))) == frozenset()
     assert state.baselines(ips) == dict.fromkeys(ips, value)
 
 

@@ -1,9 +1,9 @@
 """VPC flow-log spike response, the pure core: parse records, tally per window in bounded memory, merge with
 the state other invocations share, and detect volume spikes, port scans and brute force.
 
-Standard library only, plus the central guard's address table (``riposte.core.guard``, itself standard library
-only), so that "internal" here is exactly what the guard refuses; the handler, the DynamoDB state adapter and the mapping
-to security events live outside. Entry point: ``analyze``.
+Standard library only, plus the central guard's address table (``riposte.core.guard``, itself standard
+library only), so that "internal" here is exactly what the guard refuses; the handler, the DynamoDB state
+adapter and the mapping to security events live outside. Entry point: ``analyze``.
 """
 
 from riposte.flowlogs.detect import Analysis, Offender, Thresholds, analyze, by_key, detect

@@ -223,8 +223,8 @@ RANK_FLOWS, RANK_PACKETS, RANK_SUSPECT, KIND = 10, 11, 12, 13
 RawTally = list[Any]
 # [flows, packets, bytes, rejected flows, ports: set[str] | None (of rejected and short admin-port flows),
 #  hosts: set[str] | None (of rejected flows), short admin-port flows, enis: set[str] | None (of rejected
-#  flows; "<eni> <subnet>" when the format has subnet-id), first host, first interface (likewise), (window.py:) ranking counts by flows, packets and suspect flows,
-#  source kind]
+#  flows; "<eni> <subnet>" when the format has subnet-id), first host, first interface (likewise),
+#  (window.py:) ranking counts by flows, packets and suspect flows, source kind]
 
 # Address classification used by the loop for destinations (and by window.py for sources).
 INTERNAL, EXTERNAL, INVALID = 1, 0, -1

@@ -30,8 +30,8 @@ chunks or invocations is counted once per part, which the robust statistics tole
 Direction. Only inbound traffic reaches a tally (see ``parse.tally_lines``): to an address of ours, ingress
 when the format says, from ``pkt-srcaddr`` when the format has it. A source the central guard refuses (private,
 shared, loopback, link-local, multicast, documentation, reserved...: ``riposte.core.guard``, whose table is
-read here) or in our own networks is ``internal``: tracked and flagged, never a block candidate. Our hosts' replies go to outside addresses,
-so they are not inbound and never counted.
+read here) or in our own networks is ``internal``: tracked and flagged, never a block candidate. Our hosts'
+replies go to outside addresses, so they are not inbound and never counted.
 """
 
 from __future__ import annotations

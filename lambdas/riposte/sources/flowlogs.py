@@ -55,11 +55,12 @@ def thresholds(config: Config) -> Thresholds:
     for name, value in config.flowlogs.detection.items():
         if name not in defaults:
             raise ValueError(f"flowlogs.detection.{name}: unknown threshold; valid: {', '.join(sorted(defaults))}")
-        if isinstance(defaults[name], int):
-            if not math.isfinite(value) or value != int(value):
-                raise ValueError(f"flowlogs.detection.{name}: must be a whole number, got {value}")
-            value = int(value)
-        values[name] = value
+        if not isinstance(defaults[name], int):
+            values[name] = value
+        elif math.isfinite(value) and value == int(value):
+            values[name] = int(value)
+        else:
+            raise ValueError(f"flowlogs.detection.{name}: must be a whole number, got {value}")
     try:
         return Thresholds(**values)
     except ValueError as error:

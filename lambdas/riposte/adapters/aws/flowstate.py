@@ -43,6 +43,7 @@ _METRICS = (("f", "flows"), ("p", "packets"), ("b", "bytes"))
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+_K = TypeVar("_K", int, str)
 
 
 def encode_baseline(value: Baseline) -> str:
@@ -76,7 +77,7 @@ def _strings(item: Mapping[str, Any], name: str, kind: str) -> list[str]:
     return list(found[kind]) if found else []
 
 
-def _capped(values: Iterable[_T], cap: int) -> frozenset[_T]:
+def _capped(values: Iterable[_K], cap: int) -> frozenset[_K]:
     # The smallest past the cap, as MemoryFlowState keeps them: enough to say "over the threshold".
     return frozenset(sorted(values)[:cap])
 
@@ -111,7 +112,7 @@ class DynamoFlowState:
         caps["interfaces"] = caps["subnets"] = self.caps.interfaces
         full: set[str] = set()
         for _ in range(len(_SETS) + 1):
-            request = self._window_update(window, ip, tally, part, caps, full)
+            request = self._window_update(window, ip, tally, part=part, caps=caps, full=full)
             try:
                 response = self._client.update_item(**request)
             except ClientError as error:
@@ -127,7 +128,7 @@ class DynamoFlowState:
         raise RuntimeError(f"flow window {window} of {ip}: the merge kept failing its conditions")
 
     def _window_update(
-        self, window: int, ip: str, tally: SourceTally, part: str, caps: Mapping[str, int], full: set[str]
+        self, window: int, ip: str, tally: SourceTally, *, part: str, caps: Mapping[str, int], full: set[str]
     ) -> dict[str, Any]:
         # Every attribute through a placeholder: several of these names (bytes, ...) are DynamoDB reserved words.
         names = {"#ttl": "ttl"}
