@@ -44,9 +44,21 @@ def payload_file(tmp_path: Path, lines: list[str], name: str = "payload.json", *
 def test_each_record_prints_its_fields_named_as_in_the_format(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    line = scenario.render({"interface-id": "eni-0a0b0c0d0e0f10010", "srcaddr": scenario.SCANNER,
-                            "dstaddr": "10.0.1.10", "srcport": 40000, "dstport": 22, "protocol": 6, "packets": 3,
-                            "bytes": 180, "start": scenario.T0, "end": scenario.T0 + 59, "action": "REJECT"})  # fmt: skip
+    line = scenario.render(
+        {
+            "interface-id": "eni-0a0b0c0d0e0f10010",
+            "srcaddr": scenario.SCANNER,
+            "dstaddr": "10.0.1.10",
+            "srcport": 40000,
+            "dstport": 22,
+            "protocol": 6,
+            "packets": 3,
+            "bytes": 180,
+            "start": scenario.T0,
+            "end": scenario.T0 + 59,
+            "action": "REJECT",
+        }
+    )
     nodata = f"2 {scenario.ACCOUNT} eni-0a0b0c0d0e0f1ffff - - - - - - - {scenario.T0} {scenario.T0 + 59} - NODATA"
     status, out, _ = flowlogs_cli(capsys, str(payload_file(tmp_path, [line, nodata])))
     assert status == 0
@@ -76,9 +88,20 @@ def test_a_custom_format_with_ipv6_is_read_with_its_own_field_names(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fmt = parse_format(CUSTOM)
-    record = {"srcaddr": "2a02:1234:5678::9", "dstaddr": "2600:1f18:4a3:6b01::10",
-              "interface-id": "eni-0a0b0c0d0e0f10010", "srcport": 50000, "dstport": 443, "protocol": 6, "packets": 12, "bytes": 3000, "start": scenario.T0,
-              "end": scenario.T0 + 30, "action": "ACCEPT", "tcp-flags": 19}  # fmt: skip
+    record = {
+        "srcaddr": "2a02:1234:5678::9",
+        "dstaddr": "2600:1f18:4a3:6b01::10",
+        "interface-id": "eni-0a0b0c0d0e0f10010",
+        "srcport": 50000,
+        "dstport": 443,
+        "protocol": 6,
+        "packets": 12,
+        "bytes": 3000,
+        "start": scenario.T0,
+        "end": scenario.T0 + 30,
+        "action": "ACCEPT",
+        "tcp-flags": 19,
+    }
     path = payload_file(tmp_path, [scenario.render(record, fmt)])
     status, (out,), _ = flowlogs_cli(capsys, "--format", CUSTOM, str(path))
     assert status == 0
