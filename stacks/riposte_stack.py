@@ -4,6 +4,7 @@
     StateTable, NotifierSecrets (Slack, PagerDuty), all encrypted by EncryptionKey (the trail has a key of its own);
     Alarms watch what must not go unnoticed.
     Webhooks (when ``webhooks.enabled``): API Gateway + WAF -> webhook Lambda -> its own queue + DLQ.
+    FlowLogs (when ``[flowlogs]`` names VPCs): flow logs -> log group -> subscription (or Kinesis) -> flow-log Lambda.
     Maintenance (a schedule -> Lambda) expires blocks and reconciles their records with the NACLs and WAF sets.
 
 Runtime code: ``lambdas/riposte`` (handler names in ``riposte.handlers.environment``). Every acknowledgment of
@@ -19,6 +20,7 @@ from constructs import Construct
 
 from riposte.core.config import Config
 from stacks.constructs.alarms import Alarms
+from stacks.constructs.flowlogs import FlowLogs
 from stacks.constructs.ingest import Ingest
 from stacks.constructs.key import EncryptionKey
 from stacks.constructs.maintenance import Maintenance
@@ -54,9 +56,24 @@ class RiposteStack(Stack):
             secrets=list(self.secrets.secrets.values()),
             webhook_queue=self.webhooks.queue if self.webhooks else None,
         )
+        # VPC flow logs -> spikes, scans and brute force: deployed only when [flowlogs] names what to log.
+        self.flowlogs = (
+            FlowLogs(
+                self,
+                "FlowLogs",
+                config=config,
+                key=self.key,
+                table=self.state.table,
+                secrets=list(self.secrets.secrets.values()),
+            )
+            if config.flowlogs.enabled
+            else None
+        )
         self.maintenance = Maintenance(self, "Maintenance", config=config, key=self.key, table=self.state.table)
         dlqs: dict[str, IQueue] = {"events": self.ingest.dlq}
         if self.webhooks:
             dlqs["webhook alerts"] = self.webhooks.dlq
+        if self.flowlogs:
+            dlqs["flow-log payloads"] = self.flowlogs.dlq
         self.alarms = Alarms(self, "Alarms", config=config, key=self.key, dlqs=dlqs)
         self.maintenance.notify(self.alarms.topic)
