@@ -31,6 +31,14 @@ NETS = Networks()
         ("fd00::1", INTERNAL),
         ("::ffff:10.0.0.1", INTERNAL),
         ("::ffff:45.13.105.20", EXTERNAL),
+        ("192.0.2.1", INTERNAL),  # documentation: the guard refuses it, so it is never a block candidate
+        ("192.0.0.9", EXTERNAL),  # globally reachable inside a refused block, as the guard says
+        ("64:ff9b::a00:1", INTERNAL),  # NAT64 of 10.0.0.1
+        ("64:ff9b::2d0d:6914", EXTERNAL),  # NAT64 of 45.13.105.20
+        ("2002:a00:1::1", INTERNAL),  # 6to4 of 10.0.0.1
+        ("2002:2d0d:6914::1", EXTERNAL),  # 6to4 of 45.13.105.20
+        ("3fff::1", INTERNAL),  # IPv6 documentation
+        ("fe80::1%eth0", INVALID),  # a zone id
         ("10.0.0.300", INVALID),
         ("-", INVALID),
         ("example.com", INVALID),
