@@ -6,7 +6,11 @@ Every path starts from the same CloudWatch Logs subscription payload (base64(gzi
 
 - floor: base64 + gunzip + json.loads, the messages extracted (what any handler pays);
 - naive: the floor, then split each line and count flows per srcaddr;
-- riposte: the floor, then ``analyze`` with all detectors and a fresh ``MemoryFlowState``.
+- riposte core: the floor, then ``analyze`` with all detectors and a fresh ``MemoryFlowState``;
+- riposte handler: the flow-log Lambda itself (``riposte.handlers.flowlogs.handler``) with ``RIPOSTE_STATE=memory``
+  and the default configuration: the envelope, the analysis on the container's state, and every offender through
+  the responder's pipeline (context, plan, dry-run actions, audit) as in Lambda. Powertools' INFO logs and
+  metrics are off (one line each per invocation in Lambda).
 
 Timings are the best of several rounds (time.perf_counter): a timing asserted in a test fails on a busy machine
 and proves nothing, so they are printed here instead.
@@ -16,9 +20,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import gc
 import gzip
+import io
 import json
+import os
 import statistics
 import sys
 import time
@@ -28,12 +35,27 @@ from pathlib import Path
 from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / p) for p in ("lambdas", ".")]
+os.environ.update(
+    {
+        "RIPOSTE_STATE": "memory",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "riposte",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+)
+for _name in ("RIPOSTE_CONFIG", "RIPOSTE_TABLE"):
+    os.environ.pop(_name, None)
 
+from demo.local import LambdaContext  # noqa: E402
 from riposte.flowlogs import MemoryFlowState, Networks, analyze  # noqa: E402
+from riposte.handlers import flowlogs as flowlogs_handler  # noqa: E402
 from tests.unit.flowlogs import scenario  # noqa: E402
 
 NOW = scenario.T0 + 120
 NETWORKS = Networks(own=[scenario.VPC_V6])
+CONTEXT = LambdaContext(function_name="riposte-flowlogs")
+flowlogs_handler.clock = lambda: NOW  # the payloads are of a past minute: judge them as if it were now
 
 
 def floor(data: str) -> list[str]:
@@ -51,6 +73,19 @@ def naive(data: str) -> dict[str, int]:
 
 def riposte(data: str) -> object:
     return analyze([floor(data)], MemoryFlowState(), now=NOW, networks=NETWORKS)
+
+
+def handler(data: str) -> object:
+    with contextlib.redirect_stdout(_SINK):  # Powertools flushes its metrics every 100 even when disabled
+        return flowlogs_handler.handler({"awslogs": {"data": data}}, CONTEXT)  # type: ignore[arg-type]
+
+
+class _Sink(io.StringIO):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+_SINK = _Sink()
 
 
 def naive_loop(messages: list[str]) -> dict[str, int]:
@@ -88,7 +123,10 @@ def payload(records: int) -> str:
 def speed(rounds: int) -> None:
     print(f"us per record (records/s): best of {rounds} interleaved rounds, from the base64(gzip(json)) payload;")
     print("ratios: median over rounds of the two paths run back to back")
-    print(f"{'records':>8} {'floor':>19} {'naive':>19} {'riposte':>19} {'riposte/naive':>14}")
+    print(
+        f"{'records':>8} {'floor':>19} {'naive':>19} {'riposte core':>19} {'riposte handler':>19}"
+        f" {'core/naive':>11} {'handler/naive':>14}"
+    )
     loops = []
     for records in (10_000, 27_000):
         data = payload(records)
@@ -97,13 +135,17 @@ def speed(rounds: int) -> None:
             "floor": (floor, data),
             "naive": (naive, data),
             "riposte": (riposte, data),
+            "handler": (handler, data),
             "naive loop": (naive_loop, messages),
             "riposte core": (riposte_core, messages),
         }
         times = timed(paths, rounds)
         cost = {name: min(found) / records for name, found in times.items()}
-        cells = [f"{cost[k] * 1e6:5.2f} ({1 / cost[k]:>9,.0f})" for k in ("floor", "naive", "riposte")]
-        print(f"{records:>8,} {cells[0]:>19} {cells[1]:>19} {cells[2]:>19} {ratio(times, 'riposte', 'naive'):>13.2f}x")
+        cells = [f"{cost[k] * 1e6:5.2f} ({1 / cost[k]:>9,.0f})" for k in ("floor", "naive", "riposte", "handler")]
+        print(
+            f"{records:>8,} {cells[0]:>19} {cells[1]:>19} {cells[2]:>19} {cells[3]:>19}"
+            f" {ratio(times, 'riposte', 'naive'):>10.2f}x {ratio(times, 'handler', 'naive'):>13.2f}x"
+        )
         loops.append((records, cost["naive loop"], cost["riposte core"], ratio(times, "riposte core", "naive loop")))
     print("the same from decoded messages (the loop alone, payload decoding left out):")
     for records, naive_cost, core_cost, core_ratio in loops:
@@ -132,7 +174,8 @@ def memory() -> None:
     size = f"{len(data) / 2**20:.2f} MiB of base64, {records:,} records"
     print(f"peak traced memory on {size}:")
     print(f"  floor (decoding alone)             {traced_peak(floor, data):6.1f} MiB")
-    print(f"  riposte (decoding + analyze)       {traced_peak(riposte, data):6.1f} MiB")
+    print(f"  riposte core (decoding + analyze)  {traced_peak(riposte, data):6.1f} MiB")
+    print(f"  riposte handler (the Lambda)       {traced_peak(handler, data):6.1f} MiB")
     messages = floor(data)
     print(f"  analyze alone, on decoded messages {traced_peak(riposte_core, messages):6.1f} MiB")
 
