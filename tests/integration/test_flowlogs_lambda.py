@@ -154,7 +154,8 @@ def test_the_scenario_ends_with_exactly_the_three_attackers_blocked(env: Env, de
     # Told at least once (again when a later invocation's merge raised the severity band), flagged each time.
     internal = [t for t in env.slack_texts() if scenario.INTERNAL_SCANNER in t]
     assert internal
-    assert all("internal source" in t and "notify only" in t and "refused" in t for t in internal)
+    assert all("internal source" in t and "notify only" in t for t in internal)
+    assert any("refused" in t for t in internal)  # once over the act threshold, the guard's refusal is shown
     assert all(scenario.SLOW not in t for t in env.slack_texts())  # the low-and-slow prober: never reported
 
 

@@ -123,7 +123,7 @@ def to_event(offender: Offender, *, account: str | None = None, region: str | No
         account=account,
         region=region,
         time=started.isoformat().replace("+00:00", "Z"),
-        count=o.flows,
+        # count stays 1: one offence. Its flows are evidence, not repeats (scoring adds points for repeats).
         evidence=tuple(evidence),
     )
 
