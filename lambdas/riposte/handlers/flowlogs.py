@@ -164,6 +164,7 @@ def _count(result: Result) -> None:
 
 def process(logs: envelopes.LogsData, part: str) -> list[dict[str, Any]]:
     """One payload, end to end. Raises ``RetryableFailureError`` when something worth retrying failed."""
+    metrics.add_metric(name="PayloadsReceived", unit=MetricUnit.Count, value=1)
     if logs.message_type == CONTROL_MESSAGE:
         logger.debug("CloudWatch Logs control message ignored", log_group=logs.log_group)
         return []
