@@ -77,3 +77,5 @@ class RiposteStack(Stack):
             dlqs["flow-log payloads"] = self.flowlogs.dlq
         self.alarms = Alarms(self, "Alarms", config=config, key=self.key, dlqs=dlqs)
         self.maintenance.notify(self.alarms.topic)
+        if self.flowlogs:
+            self.flowlogs.notify(self.alarms.topic)

@@ -12,6 +12,8 @@ stay in the stream for its retention); an alarm watches the queue.
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -23,6 +25,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as logs_destinations
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -55,6 +58,7 @@ RETRY_ATTEMPTS = 2  # direct: Lambda's retries of a failed asynchronous invocati
 KINESIS_RETRY_ATTEMPTS = 3  # Kinesis: retries of a failed batch (bisected each time), then the DLQ
 KINESIS_MAX_RECORD_AGE = Duration.hours(6)
 KINESIS_RETENTION = Duration.hours(24)
+ITERATOR_AGE_ALARM = Duration.minutes(10)
 
 
 class FlowLogs(Construct):
@@ -89,11 +93,35 @@ class FlowLogs(Construct):
         )
         self.function = self._function(stack, config, key, table, secrets)
         self.stream: kinesis.Stream | None = None
+        self.alarms: list[cloudwatch.Alarm] = []
         if settings.delivery == "kinesis":
             self.stream = self._kinesis(config, key)
+            # A stream read too slowly (or stuck on a failing batch) delays every block: say so.
+            self.alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    "FlowLogsBehind",
+                    alarm_description="Riposte reads flow logs more than 10 minutes behind; blocks come late",
+                    metric=self.function.metric(
+                        "IteratorAge",
+                        statistic="Maximum",
+                        period=Duration.minutes(5),
+                        unit=cloudwatch.Unit.MILLISECONDS,
+                    ),
+                    threshold=ITERATOR_AGE_ALARM.to_milliseconds(),
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    evaluation_periods=2,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
         else:
             self._direct()
         self._acknowledge(stack, config)
+
+    def notify(self, topic: sns.ITopic) -> None:
+        """Send this construct's own alarms to ``topic`` (the stack's alarm topic; its DLQ is watched there)."""
+        for alarm in self.alarms:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
 
     def _flow_logs(self, config: Config) -> list[ec2.CfnFlowLog]:
         settings = config.flowlogs

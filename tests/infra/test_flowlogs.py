@@ -248,6 +248,14 @@ def test_kinesis_delivery_streams_through_an_encrypted_stream_read_in_bisected_b
         for p in resources(template, "AWS::Lambda::Permission").values()
         if p["Properties"]["Principal"] == "logs.amazonaws.com"
     ]
+    alarm = next(
+        a
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "IteratorAge"
+    )
+    assert alarm["Properties"]["Threshold"] == 600_000
+    assert alarm["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+    assert alarm["Properties"]["AlarmActions"]  # to the stack's alarm topic
     # One concurrent batch per shard and parallelization slot, never fewer.
     assert template["Resources"][function]["Properties"]["ReservedConcurrentExecutions"] == 4 * 3
 
