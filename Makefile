@@ -22,7 +22,7 @@ help:
 	@echo "make test    set up, then lint, type-check and run the whole test suite"
 	@echo "make synth   synthesize the stacks (cdk-nag must pass) into cdk.out/"
 	@echo "make lint    ruff (lint + format check) and mypy"
-	@echo "make bench   measure the core's throughput"
+	@echo "make bench   measure the pipeline's and the flow-log handler's throughput and memory"
 	@echo "make mutate  mutation-test the safety core (mutmut; minutes, not part of make test) and print the score"
 	@echo "make setup   create .venv and node_modules (done automatically by the targets above)"
 
@@ -56,6 +56,7 @@ demo: setup synth
 
 bench: $(STAMP)
 	$(PY) bench/bench_pipeline.py
+	PYTHONPATH=lambdas:. $(PY) bench/bench_flowlogs.py
 
 # Mutation testing of the safety core (configured in pyproject.toml [tool.mutmut]): fresh mutants each run, then
 # the score per module, overall and behavioural (equivalent mutants listed in tests/mutants_equivalent.txt).

@@ -4,6 +4,7 @@
     StateTable, NotifierSecrets (Slack, PagerDuty), all encrypted by EncryptionKey (the trail has a key of its own);
     Alarms watch what must not go unnoticed.
     Webhooks (when ``webhooks.enabled``): API Gateway + WAF -> webhook Lambda -> its own queue + DLQ.
+    FlowLogs (when ``[flowlogs]`` names VPCs): flow logs -> log group -> subscription (or Kinesis) -> flow-log Lambda.
     Maintenance (a schedule -> Lambda) expires blocks and reconciles their records with the NACLs and WAF sets.
 
 Runtime code: ``lambdas/riposte`` (handler names in ``riposte.handlers.environment``). Every acknowledgment of
@@ -20,6 +21,7 @@ from constructs import Construct
 from riposte.core.config import Config
 from riposte.handlers import environment
 from stacks.constructs.alarms import Alarms
+from stacks.constructs.flowlogs import FlowLogs
 from stacks.constructs.forwarding import CentralBusPolicy
 from stacks.constructs.ingest import Ingest
 from stacks.constructs.key import EncryptionKey
@@ -60,6 +62,19 @@ class RiposteStack(Stack):
             secrets=list(self.secrets.secrets.values()),
             webhook_queue=self.webhooks.queue if self.webhooks else None,
         )
+        # VPC flow logs -> spikes, scans and brute force: deployed only when [flowlogs] names what to log.
+        self.flowlogs = (
+            FlowLogs(
+                self,
+                "FlowLogs",
+                config=config,
+                key=self.key,
+                table=self.state.table,
+                secrets=list(self.secrets.secrets.values()),
+            )
+            if config.flowlogs.enabled
+            else None
+        )
         self.maintenance = Maintenance(
             self,
             "Maintenance",
@@ -70,9 +85,15 @@ class RiposteStack(Stack):
         )
         # CloudTrail records Riposte's own calls too: the responder must know its roles to ignore them.
         own_roles = [self.responder.role.role_arn, self.maintenance.role.role_arn]
+        if self.flowlogs:
+            own_roles.append(self.flowlogs.role.role_arn)
         self.responder.function.add_environment(environment.SELF_ARNS, Fn.join(",", own_roles))
         dlqs: dict[str, IQueue] = {"events": self.ingest.dlq}
         if self.webhooks:
             dlqs["webhook alerts"] = self.webhooks.dlq
+        if self.flowlogs:
+            dlqs["flow-log payloads"] = self.flowlogs.dlq
         self.alarms = Alarms(self, "Alarms", config=config, key=self.key, dlqs=dlqs)
         self.maintenance.notify(self.alarms.topic)
+        if self.flowlogs:
+            self.flowlogs.notify(self.alarms.topic)

@@ -24,6 +24,7 @@ import signal
 import stat
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from riposte import inputs, sources
 from riposte.actions import ACTIONS, ActionContext
 from riposte.adapters.memory import MemoryState
 from riposte.commands import blocks
+from riposte.commands import flowlogs as flowlogs_command
 from riposte.core import config as cfg
 from riposte.core.model import Entities, EventKind, Outcome, Plan, SecurityEvent, Status
 from riposte.core.ports import StatePort
@@ -98,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     breaker.add_argument("what", choices=("status", "reset"))
     breaker.add_argument("--table", metavar="NAME", default=os.environ.get("RIPOSTE_TABLE"), help="the state table")
     blocks.add_parsers(commands)
+    flowlogs_command.add_parsers(commands, configured)
     return parser
 
 
@@ -159,8 +162,10 @@ def _line(label: str, plan: Plan, actions: Sequence[Outcome], notify: Sequence[d
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in blocks.COMMANDS:
-        return blocks.run(args)
+    # Commands that load their own configuration and clients.
+    standalone = {**dict.fromkeys(blocks.COMMANDS, blocks.run), "flowlogs": flowlogs_command.run}
+    if args.command in standalone:
+        return standalone[args.command](args)
     try:
         config = _config(args)
     except cfg.ConfigError as error:
@@ -183,11 +188,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Counts and sightings that move scores (bursts, repeat offenders, correlation) are shared by the inputs of
     # one run, in order: in memory for `score`, in the table (if any) for `run`.
-    state = rt.ports.state if rt else MemoryState()
+    run = _Run(
+        config=config,
+        source=args.source,
+        rt=rt,
+        state=rt.ports.state if rt else MemoryState(),
+        # Flow-log payloads are judged in order, as one invocation after another, on one flow state.
+        replay=flowlogs_command.FlowReplay(config),
+    )
     rejected = failed = False
     try:
         for item in inputs.read(args.paths):
-            for line, line_failed in _process(item, config, args.source, rt, state):
+            for line, line_failed in _process(item, run):
                 rejected |= "error" in line
                 failed |= line_failed
                 _emit(line)
@@ -197,21 +209,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_REJECTED if rejected else EXIT_FAILED if failed else EXIT_OK
 
 
-def _events(item: inputs.Item, config: cfg.Config, source: str | None) -> list[SecurityEvent]:
-    if source in ADAPTERS:  # a saved webhook body: the front door's mapping and limits, no authentication
-        return map_body(str(source), json.dumps(item.raw).encode(), config)
-    return [sources.normalize(item.raw, source)]
+@dataclass(frozen=True)
+class _Run:
+    """What every input of one `score`/`run` shares."""
+
+    config: cfg.Config
+    source: str | None
+    rt: Runtime | None
+    state: StatePort
+    replay: flowlogs_command.FlowReplay
 
 
-def _process(
-    item: inputs.Item, config: cfg.Config, source: str | None, rt: Runtime | None, state: StatePort
-) -> Iterator[tuple[dict[str, Any], bool]]:
+def _events(item: inputs.Item, run: _Run) -> list[SecurityEvent]:
+    if run.source in ADAPTERS:  # a saved webhook body: the front door's mapping and limits, no authentication
+        return map_body(str(run.source), json.dumps(item.raw).encode(), run.config)
+    if run.replay.wants(item.raw, run.source):  # a flow-log payload: its offenders (none: no line)
+        return run.replay.events(item.raw)
+    return [sources.normalize(item.raw, run.source)]
+
+
+def _process(item: inputs.Item, run: _Run) -> Iterator[tuple[dict[str, Any], bool]]:
     """The item's output lines (one per event it holds), each with whether an action or notification failed."""
     if item.error is not None:
         yield {"input": item.label, "error": item.error}, False
         return
     try:
-        events = _events(item, config, source)
+        events = _events(item, run)
     except InputError as error:
         problem = str(error)
     except RecursionError:  # the event is valid JSON but nests deeper than a source can walk
@@ -221,7 +244,7 @@ def _process(
     else:
         for index, event in enumerate(events):
             label = item.label if len(events) == 1 else f"{item.label}#{index}"
-            yield _carry_out(label, event, config, rt, state)
+            yield _carry_out(label, event, run.config, run.rt, run.state)
         return
     yield {"input": item.label, "error": problem}, False
 

@@ -344,4 +344,4 @@ def test_the_responder_knows_ripostes_own_roles(default: Any) -> None:
     (responder,) = [f for f in functions if f["Properties"]["Handler"] == HANDLER]
     joined = responder["Properties"]["Environment"]["Variables"]["RIPOSTE_SELF_ARNS"]
     assert joined["Fn::Join"][0] == ","
-    assert len(joined["Fn::Join"][1]) == 2
+    assert len(joined["Fn::Join"][1]) == 2  # the responder's and the maintenance function's (no flow logs here)

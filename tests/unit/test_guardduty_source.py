@@ -101,14 +101,14 @@ def test_malformed_findings_raise_a_clear_input_error(mutate: Any, message: str)
 
 
 def test_unrecognized_shapes_are_rejected_with_the_known_sources() -> None:
-    with pytest.raises(InputError, match="known sources: cloudtrail, guardduty"):
+    with pytest.raises(InputError, match="known sources: cloudtrail, flowlogs, guardduty"):
         sources.normalize({"hello": "world"})
     with pytest.raises(InputError, match="must be a JSON object"):
         sources.normalize([1, 2])
 
 
 def test_forcing_an_unknown_source_lists_the_valid_ones() -> None:
-    with pytest.raises(KeyError, match="valid: cloudtrail, guardduty"):
+    with pytest.raises(KeyError, match="valid: cloudtrail, flowlogs, guardduty"):
         sources.normalize(load_event("bitcoin_outbound.json"), source="splunk")
 
 

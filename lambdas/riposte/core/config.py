@@ -425,6 +425,55 @@ class Organization(_Frozen):
         return value
 
 
+# The VPC Flow Logs default (version 2) format: the fields every flow log carries unless told otherwise.
+FLOW_LOG_DEFAULT_FORMAT = (
+    "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol}"
+    " ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"
+)
+
+
+class FlowLogs(_Frozen):
+    """VPC flow logs -> per-source windows -> spikes, scans and brute force blocked (``riposte.flowlogs``).
+
+    Off unless ``vpc_ids`` (or subnets or interfaces) are listed. The format's fields and the detection
+    overrides are checked by the flow-log source (``riposte.sources.flowlogs``), which knows the fields."""
+
+    # What to log: every interface of these VPCs, and/or these subnets and interfaces.
+    vpc_ids: tuple[Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")], ...] = ()
+    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")], ...] = ()
+    interface_ids: tuple[Annotated[str, Field(pattern=r"^eni-[0-9a-f]{8,17}$")], ...] = ()
+    # The flow log's format string (${field} ...); the default v2 format unless set. Adding ${pkt-srcaddr}
+    # (the client behind a load balancer or NAT) and ${flow-direction} sharpens the detectors.
+    log_format: Annotated[str, Field(min_length=1, max_length=4000)] = FLOW_LOG_DEFAULT_FORMAT
+    # "direct": a subscription filter invokes the Lambda (simplest; see the README for its limits).
+    # "kinesis": the subscription writes to a Kinesis data stream the Lambda reads in batches (the scale path).
+    delivery: Literal["direct", "kinesis"] = "direct"
+    log_retention_days: int = 30
+    # Kinesis only: shards (1 MB/s or 1,000 records/s of writes each), and how Lambda reads them.
+    kinesis_shards: Annotated[int, Field(ge=1, le=500)] = 1
+    kinesis_batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
+    kinesis_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 5
+    kinesis_parallelization_factor: Annotated[int, Field(ge=1, le=10)] = 2
+    # Our own globally routable networks (a VPC's IPv6 block, public IPv4 ranges): traffic to them is inbound,
+    # traffic from them is ours. Private ranges are always ours.
+    own_cidrs: tuple[Cidr, ...] = ()
+    # Detection thresholds by name (riposte.flowlogs.Thresholds: volume_packets, scan_ports, brute_flows...),
+    # over their defaults.
+    detection: dict[Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")], float] = Field(default_factory=dict)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+            raise ValueError(f"must be one of CloudWatch Logs' retention periods ({allowed}), got {value}")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.vpc_ids or self.subnet_ids or self.interface_ids)
+
+
 class LambdaSettings(_Frozen):
     # Empty: the Powertools layer is resolved at deploy time from the AWS-published SSM parameter of the
     # pinned version. Set an ARN here when that parameter is missing in your region.
@@ -456,6 +505,7 @@ class Config(_Frozen):
     credentials: Credentials = Credentials()
     heal: Heal = Heal()
     organization: Organization = Organization()
+    flowlogs: FlowLogs = FlowLogs()
     # "lambda" is a Python keyword, hence the alias.
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
 

@@ -11,7 +11,12 @@ from riposte.core.registry import Registry
 from riposte.sources import envelopes
 from riposte.sources.base import InputError, Source
 
-BUILTINS = ("riposte.sources.cloudtrail", "riposte.sources.guardduty.source", "riposte.sources.webhooks.source")
+BUILTINS = (
+    "riposte.sources.cloudtrail",
+    "riposte.sources.flowlogs",
+    "riposte.sources.guardduty.source",
+    "riposte.sources.webhooks.source",
+)
 
 SOURCES: Registry[type[Source]] = Registry("source", BUILTINS)
 
