@@ -28,7 +28,9 @@ from riposte.actions.accounts import (
 )
 
 Calls = list[tuple[str, ...]]
-_ids = itertools.count(1)
+# Ids the fakes make up start far above the small ones tests write by hand (sg-00000000000000004), so the two
+# never collide, whatever order the tests run in.
+_ids = itertools.count(0xF000000000000)
 
 
 def _new_id(prefix: str) -> str:
