@@ -32,10 +32,10 @@ from constructs import Construct
 from riposte.adapters.aws.own import DISCOVERY_CALLS
 from riposte.core.config import Config
 from riposte.handlers import environment
-from stacks.constructs.responder import powertools_layer
+from stacks.constructs.function import riposte_function
 from stacks.constructs.trail import RETENTION
 from stacks.nag import acknowledge, resource_finding
-from stacks.names import ASSET_EXCLUDE, FUNCTION_TIMEOUT, LAMBDAS_DIR, STATE_TABLE_CALLS
+from stacks.names import STATE_TABLE_CALLS
 from stacks.permissions import action_statements, vpc_scoped_acl_arn
 
 # The DynamoDB calls riposte.adapters.aws.flowstate makes (a test keeps the two in step). The function also
@@ -193,28 +193,18 @@ class FlowLogs(Construct):
             if settings.delivery == "kinesis"
             else DIRECT_CONCURRENCY
         )
-        function = lambda_.Function(
+        function = riposte_function(
             self,
             "FlowLogs",
-            description="Riposte flow logs: spikes, scans and brute force in VPC flow logs, blocked and notified",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.X86_64,
+            config=config,
             handler=environment.FLOWLOGS_HANDLER,
-            code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDE),
-            layers=[powertools_layer(self, config)],
-            timeout=FUNCTION_TIMEOUT,
-            memory_size=MEMORY_MB,
-            # Kinesis: one concurrent batch per shard and parallelization slot, never throttled by its own cap.
-            reserved_concurrent_executions=concurrency,
+            description="Riposte flow logs: spikes, scans and brute force in VPC flow logs, blocked and notified",
             role=self.role,
             log_group=self.log_group,
-            environment={
-                environment.CONFIG: config.to_json(),
-                environment.TABLE: table.table_name,
-                "POWERTOOLS_SERVICE_NAME": "riposte",
-                "POWERTOOLS_METRICS_NAMESPACE": "Riposte",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            variables={environment.TABLE: table.table_name},
+            memory_size=MEMORY_MB,
+            # Kinesis: one concurrent batch per shard and parallelization slot, never throttled by its own cap.
+            reserved_concurrency=concurrency,
         )
         # The flow state's calls (riposte.adapters.aws.flowstate) and the pipeline's (riposte.adapters.aws.dynamodb).
         table.grant(function, *sorted({*STATE_TABLE_CALLS, *FLOWLOGS_TABLE_CALLS}))
@@ -328,11 +318,6 @@ class FlowLogs(Construct):
                     f"AwsSolutions::AwsSolutions-IAM5[Action::{kms_action}]",
                     "CDK's write grant on the stream includes its key; the resource is that one key.",
                 )
-        acknowledge(
-            self.function,
-            "AwsSolutions::AwsSolutions-L1",
-            "Pinned to python3.13 to match the AWS-published Powertools layer it runs with; move with the layer.",
-        )
         acknowledge(
             self.dlq,
             "AwsSolutions::AwsSolutions-SQS3",

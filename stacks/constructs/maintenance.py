@@ -18,7 +18,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -28,9 +27,8 @@ from constructs import Construct
 
 from riposte.core.config import Config
 from riposte.handlers import environment
-from stacks.constructs.responder import powertools_layer
+from stacks.constructs.function import riposte_function
 from stacks.nag import acknowledge, resource_finding
-from stacks.names import ASSET_EXCLUDE, FUNCTION_TIMEOUT, LAMBDAS_DIR
 from stacks.permissions import vpc_scoped_acl_arn, waf_ip_set_arns
 
 # How often blocks are expired and records reconciled: a block outlives its expiry by at most this much.
@@ -79,26 +77,15 @@ class Maintenance(Construct):
         for statement in self._statements(stack, config):
             self.role.add_to_policy(statement)
 
-        self.function = lambda_.Function(
+        self.function = riposte_function(
             self,
             "Maintenance",
-            description="Riposte maintenance: remove expired blocks, reconcile records with NACLs and WAF IP sets",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.X86_64,
+            config=config,
             handler=environment.MAINTENANCE_HANDLER,
-            code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDE),
-            layers=[powertools_layer(self, config)],
-            timeout=FUNCTION_TIMEOUT,
-            memory_size=256,
+            description="Riposte maintenance: remove expired blocks, reconcile records with NACLs and WAF IP sets",
             role=self.role,
             log_group=self.log_group,
-            environment={
-                environment.CONFIG: config.to_json(),
-                environment.TABLE: table.table_name,
-                "POWERTOOLS_SERVICE_NAME": "riposte",
-                "POWERTOOLS_METRICS_NAMESPACE": "Riposte",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            variables={environment.TABLE: table.table_name},
         )
         # A failed run is retried twice by Lambda, then recorded in the dead-letter queue (never silently lost).
         self.function.configure_async_invoke(
@@ -203,11 +190,6 @@ class Maintenance(Construct):
                 resource_finding(stack, "AwsSolutions-IAM5", vpc_scoped_acl_arn(stack)),
                 "Network ACLs of the configured VPCs only: the statement carries an ec2:Vpc condition.",
             )
-        acknowledge(
-            self.function,
-            "AwsSolutions::AwsSolutions-L1",
-            "Pinned to python3.13 to match the AWS-published Powertools layer it runs with; move with the layer.",
-        )
         acknowledge(
             self.dlq,
             "AwsSolutions::AwsSolutions-SQS3",

@@ -7,29 +7,20 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from riposte.adapters.aws.own import DISCOVERY_CALLS
 from riposte.core.config import Config
 from riposte.handlers import environment
+from stacks.constructs.function import riposte_function
 from stacks.constructs.legacy import keep_logical_id
 from stacks.nag import acknowledge, resource_finding
-from stacks.names import ASSET_EXCLUDE, FUNCTION_TIMEOUT, LAMBDAS_DIR, POWERTOOLS_PARAMETER, STATE_TABLE_CALLS
+from stacks.names import STATE_TABLE_CALLS
 from stacks.permissions import action_statements, vpc_scoped_acl_arn
-
-
-def powertools_layer(scope: Construct, config: Config) -> lambda_.ILayerVersion:
-    if config.lambda_.powertools_layer_arn:
-        arn = config.lambda_.powertools_layer_arn
-    else:
-        arn = ssm.StringParameter.value_for_string_parameter(scope, POWERTOOLS_PARAMETER)
-    return lambda_.LayerVersion.from_layer_version_arn(scope, "Powertools", arn)
 
 
 class Responder(Construct):
@@ -72,25 +63,16 @@ class Responder(Construct):
         # Discovery of the account's own addresses (riposte.adapters.aws.own), which the guard protects.
         self.role.add_to_policy(iam.PolicyStatement(actions=list(DISCOVERY_CALLS), resources=["*"]))
 
-        self.function = lambda_.Function(
+        self.function = riposte_function(
             self,
             "Responder",
-            description="Riposte responder: score findings, block hostile IPs, notify",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.X86_64,
+            config=config,
             handler=environment.RESPONDER_HANDLER,
-            code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDE),
-            layers=[powertools_layer(self, config)],
-            timeout=FUNCTION_TIMEOUT,
-            memory_size=256,
+            description="Riposte responder: score findings, block hostile IPs, notify",
             role=self.role,
             log_group=self.log_group,
-            environment={
-                environment.CONFIG: config.to_json(),
+            variables={
                 environment.TABLE: table.table_name,
-                "POWERTOOLS_SERVICE_NAME": "riposte",
-                "POWERTOOLS_METRICS_NAMESPACE": "Riposte",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
                 **({environment.WEBHOOK_QUEUE_ARN: webhook_queue.queue_arn} if webhook_queue else {}),
             },
         )
@@ -129,8 +111,3 @@ class Responder(Construct):
                 resource_finding(stack, "AwsSolutions-IAM5", vpc_scoped_acl_arn(stack)),
                 "Network ACLs of the configured VPCs only: the statement carries an ec2:Vpc condition.",
             )
-        acknowledge(
-            self.function,
-            "AwsSolutions::AwsSolutions-L1",
-            "Pinned to python3.13 to match the AWS-published Powertools layer it runs with; move with the layer.",
-        )

@@ -23,7 +23,6 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
@@ -33,9 +32,9 @@ from constructs import Construct
 from riposte.core.config import Config
 from riposte.handlers import environment
 from riposte.sources.webhooks import ADAPTERS
-from stacks.constructs.responder import powertools_layer
+from stacks.constructs.function import riposte_function
 from stacks.nag import acknowledge
-from stacks.names import ASSET_EXCLUDE, FUNCTION_TIMEOUT, LAMBDAS_DIR, MAX_RECEIVE_COUNT
+from stacks.names import FUNCTION_TIMEOUT, MAX_RECEIVE_COUNT
 
 STAGE = "v1"
 FUNCTION_TIMEOUT_WEBHOOKS = Duration.seconds(15)  # answer quickly: senders time out at 10-15 s
@@ -81,26 +80,16 @@ class Webhooks(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.role = self._role(key)
-        self.function = lambda_.Function(
+        self.function = riposte_function(
             self,
             "Webhook",
-            description="Riposte webhook front door: authenticate, validate and queue alerts from alerting tools",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.X86_64,
+            config=config,
             handler=environment.WEBHOOKS_HANDLER,
-            code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDE),
-            layers=[powertools_layer(self, config)],
-            timeout=FUNCTION_TIMEOUT_WEBHOOKS,
-            memory_size=256,
+            description="Riposte webhook front door: authenticate, validate and queue alerts from alerting tools",
             role=self.role,
             log_group=self.log_group,
-            environment={
-                environment.CONFIG: config.to_json(),
-                environment.WEBHOOK_QUEUE_URL: self.queue.queue_url,
-                "POWERTOOLS_SERVICE_NAME": "riposte",
-                "POWERTOOLS_METRICS_NAMESPACE": "Riposte",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            variables={environment.WEBHOOK_QUEUE_URL: self.queue.queue_url},
+            timeout=FUNCTION_TIMEOUT_WEBHOOKS,
         )
         self._queue_policy(config)
         self.api = self._api(config)
@@ -301,9 +290,4 @@ class Webhooks(Construct):
             "AwsSolutions::AwsSolutions-APIG6",
             "Execution logging needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), a "
             "singleton Riposte must not overwrite; access logs record every request and the function logs why.",
-        )
-        acknowledge(
-            self.function,
-            "AwsSolutions::AwsSolutions-L1",
-            "Pinned to python3.13 to match the AWS-published Powertools layer it runs with; move with the layer.",
         )
