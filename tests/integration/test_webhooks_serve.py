@@ -3,6 +3,7 @@ resolved), SNS signatures, and each hostile request with its status code; nothin
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
@@ -48,12 +49,10 @@ class Harness:
                 for one in value if isinstance(value, list) else [value]:
                     connection.putheader(name, one)
             connection.putheader("Content-Length", str(len(data)))
-            try:
+            # A server that refuses a body unread may answer and close before the client has sent it all: the
+            # answer is still there to read.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 connection.endheaders(data)
-            except (BrokenPipeError, ConnectionResetError):
-                # A server that refuses a body unread may answer and close before the client has sent it all:
-                # the answer is still there to read.
-                pass
             response = connection.getresponse()
             status, text = response.status, response.read()
             assert response.getheader("Content-Type") == "application/json"

@@ -17,7 +17,7 @@ from riposte.adapters.memory import MemoryNacls, MemoryState
 from riposte.core import config as cfg
 from riposte.core.model import Entities, Outcome, Party, Role, Status
 from riposte.core.nacl import BlockPlan, BlockVerdict
-from riposte.core.ports import BlockRecord, BlockStatus, NaclEntry
+from riposte.core.ports import BlockRecord, BlockStatus, NaclEntry, RuleNumberTakenError
 from riposte.engine import pipeline, setup
 from tests.conftest import load_event
 
@@ -125,7 +125,7 @@ def test_an_entry_that_cannot_be_read_back_leaves_the_record_pending_and_retries
     assert [r.status for r in state.blocks.values()] == [BlockStatus.PENDING]
 
 
-def test_an_unexpected_error_while_adding_takes_the_claim_back_and_releases_the_lock() -> None:
+def test_an_unexpected_error_while_adding_keeps_the_pending_claim_and_releases_the_lock() -> None:
     class Broken(MemoryNacls):
         def add_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> None:
             raise ConnectionError("throttled")
@@ -133,8 +133,32 @@ def test_an_unexpected_error_while_adding_takes_the_claim_back_and_releases_the_
     state = MemoryState()
     with pytest.raises(ConnectionError):
         block("91.240.118.77", Broken({ACL: []}), state)
-    assert state.blocks == {}
+    # The write may have landed with its reply lost: the pending claim stays for maintenance to confirm or drop.
+    assert [r.status for r in state.blocks.values()] == [BlockStatus.PENDING]
     assert state.locks == {}
+
+
+class LostReply(MemoryNacls):
+    """The entry is created, but the caller never hears so: the reply is lost (raised), or botocore's retry of
+    the same call collides with the entry its first try made."""
+
+    def __init__(self, then: type[Exception]) -> None:
+        super().__init__({ACL: []})
+        self.then = then
+
+    def add_deny(self, acl_id: str, rule_number: int, cidr: str, *, egress: bool) -> None:
+        super().add_deny(acl_id, rule_number, cidr, egress=egress)
+        raise self.then(f"{acl_id} rule {rule_number}")
+
+
+@pytest.mark.parametrize("then", [RuleNumberTakenError, TimeoutError])
+def test_a_write_that_landed_with_its_reply_lost_is_owned_never_orphaned(then: type[Exception]) -> None:
+    nacls, state = LostReply(then), MemoryState()
+    outcome = block("91.240.118.77", nacls, state)
+    assert outcome.status is Status.DONE
+    (record,) = state.blocks.values()
+    assert (record.rule_number, record.status) == (1, BlockStatus.ACTIVE)  # expiry will find and remove it
+    assert [e.cidr for e in nacls.acls[ACL]] == ["91.240.118.77/32"]
 
 
 def test_a_held_lock_makes_a_contender_wait_and_then_give_up_for_a_retry(no_sleeping: list[float]) -> None:

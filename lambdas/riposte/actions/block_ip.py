@@ -23,7 +23,7 @@ from riposte.core import guard
 from riposte.core.config import Config, Mode
 from riposte.core.model import Outcome, Role, SecurityEvent, Status
 from riposte.core.nacl import BlockVerdict, Room, RoomVerdict, block_value, host_cidr, make_room, plan_block
-from riposte.core.ports import BlockRecord, BlockStatus, NaclEntry, RuleNumberTakenError
+from riposte.core.ports import BlockRecord, BlockStatus, NaclEntry, RuleNumberTakenError, RuleQuotaExceededError
 
 # Offences within this window climb the TTL ladder (a fixed window in the state store).
 OFFENCE_WINDOW_SECONDS = 30 * 24 * 3600
@@ -176,17 +176,33 @@ class BlockIp(Action):
             # Record first: if this write fails, nothing was changed; the other order could leave a rule nobody
             # owns. The record stays "pending" until the entry is read back.
             ctx.ports.state.record_block(record)
-            try:
-                ctx.ports.nacl.add_deny(acl, number, cidr, egress=egress)
-            except RuleNumberTakenError:
-                ctx.ports.state.discard_block(record)  # a lost attempt takes back its own claim
-                pause(backoff(attempt))
-                continue
-            except Exception:
-                ctx.ports.state.discard_block(record)
-                raise
-            return self._confirm(acl, record, ctx, f"added {cidr} as rule {number}, expires in {block.hours}h")
+            if (written := self._write(acl, record, _Full(acl, egress, block, entries, ""), ctx)) is not None:
+                return written
+            pause(backoff(attempt))
         return Status.FAILED, f"rule numbers kept being taken concurrently ({ATTEMPTS} attempts)", True
+
+    def _write(self, acl: str, record: BlockRecord, full: _Full, ctx: ActionContext) -> _Result | None:
+        """Create the entry the pending ``record`` claims; None when someone else took its number (re-plan)."""
+        done = f"added {record.cidr} as rule {record.rule_number}, expires in {full.block.hours}h"
+        try:
+            ctx.ports.nacl.add_deny(acl, record.rule_number, record.cidr, egress=record.egress)
+        except RuleNumberTakenError:
+            # Taken by someone else, or by this very write: a retried call whose first reply was lost lands and
+            # then collides with itself. The ACL says which.
+            if _confirmed(ctx.ports.nacl.entries(acl), record):
+                return self._confirm(acl, record, ctx, done)
+            ctx.ports.state.discard_block(record)  # a lost attempt takes back its own claim
+            return None
+        except RuleQuotaExceededError as error:  # AWS counts differently than rule_quota says: it is full
+            ctx.ports.state.discard_block(record)
+            return self._when_full(replace(full, why=str(error)), ctx, dry_run=False)
+        except Exception:
+            # The write may have landed with its reply lost. Keep the pending claim: if the entry is there the
+            # record owns it (maintenance confirms pending records), so no block is ever left unowned.
+            if _confirmed(ctx.ports.nacl.entries(acl), record):
+                return self._confirm(acl, record, ctx, done)
+            raise
+        return self._confirm(acl, record, ctx, done)
 
     def _confirm(self, acl: str, record: BlockRecord, ctx: ActionContext, done: str) -> _Result:
         if not _confirmed(ctx.ports.nacl.entries(acl), record):

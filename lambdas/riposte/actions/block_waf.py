@@ -95,9 +95,12 @@ def _add_locked(waf: WafPort, state: StatePort, block: BlockRecord) -> tuple[Sta
     except Exception:
         state.discard_block(pending)
         raise
-    if not added:  # someone outside Riposte added it between our read and our write: not ours
-        state.discard_block(pending)
-        return Status.DONE, "already in the set (added meanwhile by someone else: not recorded)", False
+    if not added:
+        # The address was absent when read, under the set's lock, and is there now: our own write landed on an
+        # earlier try whose reply was lost (a person adding this very address in the same second is far less
+        # likely). Recording it keeps the block owned, so it expires; leaving it unrecorded would block forever.
+        state.record_block(replace(pending, status=BlockStatus.ACTIVE))
+        return Status.DONE, f"added {cidr} (its write was retried), expires {block.expires_at}", False
     if cidr not in waf.addresses(container):
         return Status.FAILED, f"{cidr} was not found in the set when read back", True
     state.record_block(replace(pending, status=BlockStatus.ACTIVE))

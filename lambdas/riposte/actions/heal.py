@@ -36,7 +36,7 @@ from riposte.actions.accounts import (
     protocol_name,
 )
 from riposte.actions.base import Action, ActionContext, Permission
-from riposte.actions.support import mode_note, reach
+from riposte.actions.support import matching, mode_note, reach
 from riposte.core.config import Config
 from riposte.core.model import Outcome, Role, SecurityEvent, Status
 
@@ -410,6 +410,11 @@ class Heal(Action):
             return self._outcome(target, Status.FAILED, str(error))
         if where.control not in ctx.config.heal.controls:
             return self._outcome(target, Status.REFUSED, f"{where.control} is not in heal.controls")
+        # A break-glass principal switching a control off is a person's deliberate act: never reverted.
+        actors = ctx.event.entities.having("principal", Role.ACTOR)
+        if pattern := matching(actors, ctx.config.credentials.break_glass):
+            why = f"the change was made by a break-glass principal ({pattern}, credentials.break_glass): not reverted"
+            return self._outcome(target, Status.REFUSED, why)
         control = CONTROLS[where.control]
         aws = reach(self.name, target, ctx, f"heal {where.control}", account=where.account, region=where.region)
         if isinstance(aws, Outcome):

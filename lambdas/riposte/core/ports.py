@@ -14,6 +14,10 @@ class RuleNumberTakenError(Exception):
     """Someone (a concurrent invocation, a human) took the rule number between our read and our write."""
 
 
+class RuleQuotaExceededError(Exception):
+    """AWS refused the entry: the network ACL holds as many rules as the account's quota allows."""
+
+
 @dataclass(frozen=True, slots=True)
 class NaclEntry:
     rule_number: int

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from riposte.adapters.aws import error_code
-from riposte.core.ports import NaclEntry, RuleNumberTakenError
+from riposte.core.ports import NaclEntry, RuleNumberTakenError, RuleQuotaExceededError
 
 
 class Ec2Nacls:
@@ -60,6 +60,10 @@ class Ec2Nacls:
         except ClientError as error:
             if error_code(error) == "NetworkAclEntryAlreadyExists":
                 raise RuleNumberTakenError(f"{acl_id} rule {rule_number}") from error
+            if error_code(error) == "NetworkAclEntryLimitExceeded":
+                raise RuleQuotaExceededError(
+                    f"AWS refused the entry: {acl_id} is at the account's rule quota"
+                ) from error
             raise
 
     def replace_deny(self, acl_id: str, rule_number: int, old_cidr: str, new_cidr: str, *, egress: bool) -> bool:
