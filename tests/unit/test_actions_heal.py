@@ -272,3 +272,25 @@ def test_permissions_follow_the_enabled_controls() -> None:
 def test_heal_with_no_control_is_a_config_error_naming_the_field() -> None:
     with pytest.raises(ConfigError, match=r"riposte\.toml: heal\.controls:"):
         setup.parse({"actions": ["heal"], "heal": {"controls": []}}, "riposte.toml")
+
+
+def test_a_control_switched_off_by_a_break_glass_principal_is_never_reverted() -> None:
+    account = FakeAccount()
+    account.controls.trails["main"] = False  # stopped
+    conf = config("enforce", ("heal",), credentials={"break_glass": ["arn:aws:iam::*:user/breakglass-*"]})
+    by_person = event(
+        Party("trail", "main", Role.AFFECTED),
+        Party("principal", "arn:aws:iam::123456789012:user/breakglass-admin", Role.ACTOR),
+        type_="cloudtrail_stop_logging",
+        kind=EventKind.API_CALL,
+    )
+    target = f"trail_logging:{HOME}/us-east-1/main"
+    outcome = Heal().execute(target, context(by_person, conf, account))
+    assert outcome.status is Status.REFUSED
+    assert "break-glass principal (arn:aws:iam::*:user/breakglass-*" in outcome.detail
+    assert account.calls == []
+    by_attacker = replace(
+        by_person, entities=replace(by_person.entities, parties=(Party("trail", "main", Role.AFFECTED),))
+    )
+    assert Heal().execute(target, context(by_attacker, conf, account)).status is Status.DONE
+    assert account.controls.trails["main"] is True

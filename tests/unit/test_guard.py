@@ -483,3 +483,29 @@ def test_every_hint_is_given_each_in_its_own_parentheses() -> None:
     assert guard.refusal(" 10.0.0.0/8") == (
         "' 10.0.0.0/8' is not an IP address (one address, not a network) (surrounding whitespace)"
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "why"),
+    [
+        ("45.13.104.0/24", None),
+        ("2a0d:5600:24::/48", None),
+        ("45.13.104.7/24", "not a network"),  # host bits set
+        ("045.13.104.0/24", "not an IP address"),  # leading zero
+        ("45.13.104.0/024", "not an IP address"),
+        ("45.12.0.0/15", "too wide to block"),
+        ("2a0d::/31", "too wide to block"),
+        ("10.0.0.0/24", "private"),
+        ("34.120.5.0/24", "allowlisted"),
+    ],
+)
+def test_a_network_target_is_checked_whole(target: str, why: str | None) -> None:
+    allow = (ipaddress.ip_network("34.120.0.0/16"),)
+    refused = guard.target_refusal(target, allow)
+    assert (refused is None) if why is None else (refused is not None and why in refused), refused
+
+
+def test_what_an_action_blocks_for_a_target() -> None:
+    assert guard.block_cidr("45.13.104.0/24") == "45.13.104.0/24"
+    assert guard.block_cidr("::ffff:45.13.104.9") == "45.13.104.9/32"
+    assert guard.block_cidr("2a0d:5600:24::10") == "2a0d:5600:24::10/128"

@@ -22,7 +22,7 @@ from riposte.actions.block_waf import add_block
 from riposte.core import guard
 from riposte.core.config import Config, Mode
 from riposte.core.model import Outcome, Role, SecurityEvent, Status
-from riposte.core.nacl import BlockVerdict, Room, RoomVerdict, block_value, host_cidr, make_room, plan_block
+from riposte.core.nacl import BlockVerdict, Room, RoomVerdict, block_value, make_room, plan_block
 from riposte.core.ports import BlockRecord, BlockStatus, NaclEntry, RuleNumberTakenError, RuleQuotaExceededError
 
 # Offences within this window climb the TTL ladder (a fixed window in the state store).
@@ -89,8 +89,9 @@ class BlockIp(Action):
                 Status.FAILED,
                 "no network ACL to modify: set nacl.network_acl_ids or nacl.vpc_ids",
             )
-        # An IPv4-mapped target (::ffff:a.b.c.d) travels as IPv4: an IPv6 entry would never stop it.
-        cidr = host_cidr(guard.block_address(target))
+        # An IPv4-mapped target (::ffff:a.b.c.d) travels as IPv4: an IPv6 entry would never stop it. A network
+        # target (a webhook's CIDR, checked whole by the guard) is blocked as the network.
+        cidr = guard.block_cidr(target)
         offences = 1
         if not ctx.dry_run:
             subject = ctx.event.subject or ctx.event.id

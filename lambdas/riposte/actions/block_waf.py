@@ -23,7 +23,6 @@ from riposte.actions.base import Action, ActionContext, Permission, Ports
 from riposte.core import guard
 from riposte.core.config import Config, Mode
 from riposte.core.model import Outcome, Role, SecurityEvent, Status
-from riposte.core.nacl import host_cidr
 from riposte.core.ports import (
     BlockRecord,
     BlockStatus,
@@ -129,7 +128,7 @@ class BlockWaf(Action):
 
     def execute(self, target: str, ctx: ActionContext) -> Outcome:
         # An IPv4-mapped target (::ffff:a.b.c.d) travels as IPv4: it belongs in an IPv4 set.
-        cidr = host_cidr(guard.block_address(target))
+        cidr = guard.block_cidr(target)  # an IPv4-mapped address as IPv4; a network target as the network
         family = ipaddress.ip_network(cidr).version
         waf = waf_port(ctx.ports)
         if waf is None or not ctx.config.waf.ip_sets:

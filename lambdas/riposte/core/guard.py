@@ -310,3 +310,33 @@ def block_address(target: str) -> str:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
+
+
+# The widest network a target may name (a webhook's CIDR): wider would block far more than an attacker.
+WIDEST_TARGET = {4: 16, 6: 32}
+
+
+def target_refusal(target: str, allowlist: Iterable[IPNetwork] = (), own: OwnAddresses = ()) -> str | None:
+    """``refusal`` for an address, ``network_refusal`` for a network target (``45.13.104.0/24``): a strict
+    literal whose host bits are zero, no wider than ``WIDEST_TARGET``."""
+    if "/" not in target:
+        return refusal(target, allowlist, own)
+    literal, _, length = target.partition("/")
+    address = parse(literal)
+    if address is None or not length.isdigit() or length != str(int(length)):
+        return _not_an_address(target)
+    try:
+        network = ipaddress.ip_network(target, strict=True)
+    except ValueError:
+        return f"{target!r} is not a network (host bits set, or a bad prefix length)"
+    if network.prefixlen < WIDEST_TARGET[network.version]:
+        return f"{target} is wider than /{WIDEST_TARGET[network.version]}: too wide to block"
+    return network_refusal(network, allowlist, own)
+
+
+def block_cidr(target: str) -> str:
+    """The CIDR an action blocks for a permitted target: the network itself, or the host of an address."""
+    if "/" in target:
+        return str(ipaddress.ip_network(target, strict=True))
+    address = ipaddress.ip_address(block_address(target))
+    return f"{address}/{address.max_prefixlen}"

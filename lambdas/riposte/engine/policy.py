@@ -14,7 +14,7 @@ from riposte.notifiers import Route, by_route
 
 
 def _review(action_name: str, target_kind: str, target: str, config: Config, own: guard.OwnAddresses) -> Outcome:
-    if target_kind == "ip" and (why := guard.refusal(target, config.allowlist, own)):
+    if target_kind == "ip" and (why := guard.target_refusal(target, config.allowlist, own)):
         return Outcome(action_name, target, Status.REFUSED, f"protected address: {why}")
     return Outcome(action_name, target, Status.PLANNED)
 

@@ -89,7 +89,7 @@ def _summary(tool: str, events: Sequence[SecurityEvent], config: Config) -> dict
         resolved = SIGNAL_RESOLVED in event.signals
         listed.append({"id": event.id, "subject": event.subject, "address": address, "resolved": resolved})
         # Said now so that the sender knows; the guard refuses them again, centrally, before anything runs.
-        if address and not resolved and (why := guard.refusal(address, config.allowlist)):
+        if address and not resolved and (why := guard.target_refusal(address, config.allowlist)):
             protected.append({"address": address, "reason": why})
     return {
         "status": "accepted",
