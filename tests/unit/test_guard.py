@@ -509,3 +509,11 @@ def test_what_an_action_blocks_for_a_target() -> None:
     assert guard.block_cidr("45.13.104.0/24") == "45.13.104.0/24"
     assert guard.block_cidr("::ffff:45.13.104.9") == "45.13.104.9/32"
     assert guard.block_cidr("2a0d:5600:24::10") == "2a0d:5600:24::10/128"
+
+
+def test_a_network_of_embedded_ipv4_addresses_is_never_blocked_whole() -> None:
+    allow = (ipaddress.ip_network("34.120.0.0/16"),)
+    why = guard.network_refusal(ipaddress.ip_network("2002:2278::/32"), allow)  # 6to4 of 34.120.0.0/16
+    assert why is not None
+    assert "6to4" in why
+    assert guard.network_refusal(ipaddress.ip_network("64:ff9b::2d0d:6800/120")) is not None  # NAT64

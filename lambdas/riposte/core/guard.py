@@ -288,6 +288,11 @@ def refusal(target: str, allowlist: Iterable[IPNetwork] = (), own: OwnAddresses 
 def network_refusal(network: IPNetwork, allowlist: Iterable[IPNetwork] = (), own: OwnAddresses = ()) -> str | None:
     """Why no entry may cover all of ``network`` (an aggregate of several blocked addresses), or None: it must
     not overlap any refused block, the allowlist or the account's own addresses."""
+    for embedding in EMBEDDINGS:
+        # Whole networks of embedded IPv4 addresses (6to4, NAT64...) would hide the IPv4 networks they carry
+        # from the checks below: never block one as a whole.
+        if network.version == 6 and embedding.prefix.overlaps(network):
+            return f"{network} overlaps {embedding.prefix} ({embedding.name}): it carries IPv4 addresses"
     for block, why in PROTECTED:
         if block.version == network.version and block.overlaps(network):
             return f"{network} overlaps {block} ({why})"
