@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from itertools import chain, islice
 from typing import NamedTuple
 
-from riposte.flowlogs.parse import ADMIN_PORTS, DEFAULT, Counters, FlowFormat, TallyPlan, tally_lines
+from riposte.flowlogs.parse import ADMIN_PORTS, DEFAULT, Counters, FlowFormat, RawTally, TallyPlan, tally_lines
 from riposte.flowlogs.state import Baseline, FlowState, next_baseline
 from riposte.flowlogs.window import Caps, Minimum, Networks, Population, SourceTally, WindowTally
 
@@ -295,7 +295,7 @@ def analyze(
     # one part of the population, not one per stream.
     lines = chain.from_iterable(batches)
     while chunk := list(islice(lines, CHUNK_LINES)):
-        for window, sources in tally_lines(chunk, plan, nets.classify, counters, nets.known).items():
+        for window, sources in _tally(chunk, plan, nets, counters).items():
             if now is not None and not now - t.max_lag <= window <= now + t.max_skew:
                 stale = sum(raw[0] for raw in sources.values())
                 counters.tallied -= stale
@@ -331,6 +331,19 @@ def analyze(
                 learned[ip] = tally
         counters.writes += _update_baselines(state, window, learned, baselines, alpha=t.baseline_alpha)
     return Analysis(offenders=tuple(offenders), counters=counters)
+
+
+def _tally(chunk: list[str], plan: TallyPlan, nets: Networks, counters: Counters) -> dict[int, dict[str, RawTally]]:
+    try:
+        return tally_lines(chunk, plan, nets.classify, counters, nets.known)
+    except TypeError:
+        # A line that is not a string (a log event whose message is a number, say): the loop's str.split refuses
+        # it before any count is made. Checking each line's type beforehand would cost a pass over all of them.
+        lines = [line for line in chunk if isinstance(line, str)]
+        if len(lines) == len(chunk):
+            raise  # not a line's fault
+        counters.malformed += len(chunk) - len(lines)
+        return tally_lines(lines, plan, nets.classify, counters, nets.known)
 
 
 def _update_baselines(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -252,7 +252,7 @@ class TallyPlan:
 
 
 def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstring
-    lines: Iterable[str],
+    lines: Collection[str],
     plan: TallyPlan,
     classify: Callable[[str], int],
     counters: Counters,
@@ -310,13 +310,14 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
     malformed = not_inbound = 0
     numbers: dict[str, int] = {}
     number = numbers.get
+    size, integer = len, int  # locals: a builtin is a global lookup per use
 
     # Records are written with single spaces: splitting on " " is ~15% faster than on any whitespace. A line
     # that then has the wrong width is split again on any whitespace, so both read the same lines.
     for f in map(str.split, lines, repeat(" ")):
-        if len(f) != width:
+        if size(f) != width:
             f = " ".join(f).split()  # noqa: PLW2901 - the same line, split the tolerant way
-            if len(f) != width:
+            if size(f) != width:
                 malformed += 1
                 continue
         dst = f[i_dst]
@@ -324,7 +325,7 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
         if kind is None:
             kind = kinds[dst] = classify(dst)
         if kind != 1 or (has_dir and f[i_dir] == "egress"):  # 1: INTERNAL, a literal to spare a global lookup
-            if kind == INVALID:  # "-" (NODATA, SKIPDATA) or garbage: sorted out after the loop
+            if kind == -1:  # INVALID: "-" (NODATA, SKIPDATA) or garbage, sorted out after the loop
                 failed.append(f)
             else:
                 not_inbound += 1
@@ -339,8 +340,8 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
         packets = number(f[i_packets])
         try:
             if packets is None:
-                packets = numbers[f[i_packets]] = int(f[i_packets])
-            nbytes = int(f[i_bytes])
+                packets = numbers[f[i_packets]] = integer(f[i_packets])
+            nbytes = integer(f[i_bytes])
         except ValueError:
             failed.append(f)
             continue
@@ -390,7 +391,8 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
             if len(ports) < port_cap:
                 ports.add(f[i_port])
 
-    counters.tallied += sum(tally[0] for windowed in out.values() for tally in windowed.values())
+    # Every line is malformed, not inbound, failed (classified below) or tallied.
+    counters.tallied += size(lines) - malformed - not_inbound - size(failed)
     counters.malformed += malformed
     counters.not_inbound += not_inbound
     if failed:

@@ -141,13 +141,14 @@ class Networks:
 
     def _classify(self, address: str) -> int:
         # inet_pton is as strict as ipaddress (dotted quads, no leading zeros) and ten times faster, which
-        # matters when a minute brings a million new addresses.
+        # matters when a minute brings a million new addresses. It raises ValueError, not OSError, for a NUL
+        # or a lone surrogate in the text: garbage like any other, never a reason to fail the whole payload.
         try:
             packed, version = socket.inet_pton(socket.AF_INET, address), 4
-        except OSError:
+        except (OSError, ValueError):
             try:
                 packed, version = socket.inet_pton(socket.AF_INET6, address), 6
-            except OSError:
+            except (OSError, ValueError):
                 return INVALID
             if packed[:12] == _V4_MAPPED:  # ::ffff:10.0.0.1 is 10.0.0.1, as the guard sees it
                 packed, version = packed[12:], 4

@@ -372,13 +372,14 @@ def test_junk_is_counted_by_kind_and_never_raises() -> None:
         ok.replace("81.2.69.160", "-"),  # source missing in an OK record
         ok.replace(" 3 300 ", " - 300 "),  # packets missing
         ok.replace("10.0.1.10", "10.0.1.300"),  # destination not an address
+        ok.replace("10.0.1.10", "10.0.1.10\x00"),  # a NUL, which the address parser refuses with ValueError
     ]
     out, counters = tally(lines)
     assert counters.tallied == 2  # the good line and the sourceless one (window.py counts that as missing)
     assert counters.nodata == 1
     assert counters.skipdata == 1
     assert counters.missing == 1  # packets "-"
-    assert counters.malformed == 9
+    assert counters.malformed == 10
     assert counters.lines == len(lines)
     assert out[1764403200]["-"][parse.FLOWS] == 1
 

@@ -42,6 +42,9 @@ NETS = Networks()
         ("10.0.0.300", INVALID),
         ("-", INVALID),
         ("example.com", INVALID),
+        ("10.0.1.10\x00", INVALID),  # inet_pton raises ValueError (not OSError) for these two
+        ("2a02:1234::1\x00", INVALID),
+        ("10.0.1.\ud800", INVALID),
     ],
 )
 def test_addresses_are_classified(address: str, kind: int) -> None:
