@@ -188,10 +188,11 @@ def decode(line: str, fmt: FlowFormat = DEFAULT) -> dict[str, str | int | None] 
 
 @dataclass(slots=True)
 class Counters:
-    """What happened to the lines of an analysis; every line lands in exactly one of the first seven."""
+    """What happened to the lines of an analysis; every line lands in exactly one of the first eight."""
 
     tallied: int = 0  # inbound flow records counted for their source
     not_inbound: int = 0  # egress, or to an address that is not ours (our hosts' replies, transit)
+    replies: int = 0  # a remote server's answers to a connection our host opened (see ``is_reply``)
     nodata: int = 0  # log-status NODATA: no traffic on the interface in the interval
     skipdata: int = 0  # log-status SKIPDATA: AWS skipped records in the interval
     missing: int = 0  # "-" in a field the detectors need (srcaddr, packets, ...) of an OK record
@@ -206,8 +207,8 @@ class Counters:
 
     @property
     def lines(self) -> int:
-        kinds = (self.tallied, self.not_inbound, self.nodata, self.skipdata, self.missing, self.malformed, self.stale)
-        return sum(kinds)
+        kinds = (self.tallied, self.not_inbound, self.replies, self.nodata, self.skipdata, self.missing)
+        return sum(kinds) + self.malformed + self.stale
 
     def as_dict(self) -> dict[str, int]:
         out = {name: getattr(self, name) for name in self.__slots__}
@@ -229,6 +230,47 @@ RawTally = list[Any]
 
 # Address classification used by the loop for destinations (and by window.py for sources).
 INTERNAL, EXTERNAL, INVALID = 1, 0, -1
+
+# Linux's first ephemeral port (net.ipv4.ip_local_port_range); Windows and macOS start at 49152.
+EPHEMERAL = 32768
+_SYN, _SYN_ACK = 2, 16  # tcp-flags bits: SYN alone opens a connection; the 16 only comes with a SYN-ACK
+_LOW_PORTS = frozenset(str(port) for port in range(1024))
+
+
+def is_reply(srcport: str, dstport: str, protocol: str, tcp_flags: str) -> bool:
+    """Whether an accepted inbound record is a remote server's answer to a connection our host opened.
+
+    A flow log has one record per direction, so a download by one of our hosts (its request to a CDN's port
+    443) brings an inbound record from the CDN: 100 MB of "volume", and one "flow" per connection to an API
+    that our hosts call all day. Counting those would block the CDN. Only accepted records are asked: a
+    security group is stateful and lets answers in on ports it does not open, so an accepted record to one of
+    our high ports is almost always an answer; a reflection flood or a SYN-ACK flood that no connection of
+    ours asked for is rejected, and stays counted.
+
+    - TCP with ``tcp-flags`` in the format: a SYN-ACK from the remote (16) says we opened the connection; a
+      SYN without it says the remote did, whatever the ports. Most intervals of a long connection carry
+      neither (0, FIN, RST), and then the ports decide.
+    - The ports (TCP and UDP): the remote's port is a service port and ours is not, i.e. theirs below 1024 and
+      ours 1024 or above, or theirs below the ephemeral range and ours in it. A destination port that is an
+      admin port (3389, 5432...) is never taken for ours: an attacker may send from port 80 to an open RDP
+      port, and password guessing must still be seen. What this cannot tell: an attacker sending from a
+      service port to a service of ours on a high port, accepted, without a SYN in the interval.
+    """
+    if protocol == "6" and tcp_flags != "-":
+        bits = int(tcp_flags) if tcp_flags.isascii() and tcp_flags.isdigit() and len(tcp_flags) < 4 else 0
+        if bits & _SYN_ACK:
+            return True
+        if bits & _SYN:
+            return False
+    if protocol not in ("6", "17", ""):  # "": the format has no protocol; the ports say what they can
+        return False
+    ports = srcport + dstport
+    if not (ports.isascii() and srcport.isdigit() and dstport.isdigit() and len(ports) <= 10):
+        return False
+    theirs, ours = int(srcport), int(dstport)
+    if ours in ADMIN_PORTS or ours > 65535:
+        return False
+    return theirs < 1024 <= ours or theirs < EPHEMERAL <= ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +339,10 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
     i_subnet = plan.column("subnet-id")
     has_subnet = i_subnet >= 0
     short, port_cap, host_cap, eni_cap = plan.short_packets, plan.port_cap, plan.host_cap, plan.eni_cap
+    # Replies (``is_reply``) are told apart only where the format says what was accepted and from which port.
+    i_sport, i_proto, i_flags = plan.column("srcport"), plan.column("protocol"), plan.column("tcp-flags")
+    answers = has_act and i_sport >= 0
+    low_ports = _LOW_PORTS
     admin = frozenset(str(port) for port in ADMIN_PORTS)
 
     out: dict[int, dict[str, RawTally]] = {}
@@ -307,7 +353,7 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
     failed: list[list[str]] = []  # lines to classify after the loop (NODATA, "-", garbage)
     strings: dict[str, str] = {}
     shared = strings.setdefault
-    malformed = not_inbound = 0
+    malformed = not_inbound = replies = 0
     numbers: dict[str, int] = {}
     number = numbers.get
     size, integer = len, int  # locals: a builtin is a global lookup per use
@@ -329,6 +375,15 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
                 failed.append(f)
             else:
                 not_inbound += 1
+            continue
+        # To one of our low ports it is a request; only the rest may be an answer (one set lookup for most).
+        if (
+            answers
+            and f[i_port] not in low_ports
+            and f[i_act] == "ACCEPT"
+            and is_reply(f[i_sport], f[i_port], f[i_proto] if i_proto >= 0 else "", f[i_flags] if i_flags >= 0 else "-")
+        ):
+            replies += 1
             continue
         windowed = window_of(f[i_start])
         if windowed is None:
@@ -391,10 +446,11 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
             if len(ports) < port_cap:
                 ports.add(f[i_port])
 
-    # Every line is malformed, not inbound, failed (classified below) or tallied.
-    counters.tallied += size(lines) - malformed - not_inbound - size(failed)
+    # Every line is malformed, not inbound, a reply, failed (classified below) or tallied.
+    counters.tallied += size(lines) - malformed - not_inbound - replies - size(failed)
     counters.malformed += malformed
     counters.not_inbound += not_inbound
+    counters.replies += replies
     if failed:
         _classify_failed(failed, plan, counters)
     return out

@@ -58,6 +58,7 @@ CONTROL_MESSAGE = "CONTROL_MESSAGE"
 COUNTER_METRICS = {
     "tallied": "FlowRecordsTallied",
     "not_inbound": "FlowRecordsNotInbound",
+    "replies": "FlowRecordsReplies",
     "nodata": "FlowRecordsNoData",
     "skipdata": "FlowRecordsSkipData",
     "missing": "FlowRecordsMissingFields",

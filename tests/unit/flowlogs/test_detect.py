@@ -402,3 +402,45 @@ def test_the_package_imports_only_the_standard_library() -> None:
     outside.discard("riposte.core")
     assert outside == set()
     assert "riposte.flowlogs" in {name.rsplit(".", 1)[0] for name in imported}
+
+
+def _download(sport: int, *, flags: str | None = None) -> list[str]:
+    """One of our hosts pulls 100 MB from a CDN and calls an API 4,000 times in a minute (as the review found:
+    a small VPC, so the population is not consulted), both directions of each connection logged."""
+    fmt = parse_format(DEFAULT_FORMAT + " ${tcp-flags}") if flags is not None else None
+    lines = []
+    records: list[dict[str, object]] = []
+    for i in range(10):
+        ours = 51000 + i
+        records.append({"srcaddr": "151.101.1.69", "dstaddr": "10.0.1.25", "srcport": sport, "dstport": ours})
+        records[-1].update({"packets": 7000, "bytes": 10_000_000})
+        records.append({"srcaddr": "10.0.1.25", "dstaddr": "151.101.1.69", "srcport": ours, "dstport": sport})
+        records[-1].update({"packets": 3000, "bytes": 200_000})
+    for i in range(4000):
+        ours = 33000 + i
+        records.append({"srcaddr": "52.94.133.131", "dstaddr": "10.0.2.10", "srcport": sport, "dstport": ours})
+        records[-1].update({"packets": 8, "bytes": 4000})
+        records.append({"srcaddr": "10.0.2.10", "dstaddr": "52.94.133.131", "srcport": ours, "dstport": sport})
+        records[-1].update({"packets": 8, "bytes": 1500})
+    for record in records:
+        record.update({"protocol": 6, "start": W + 5, "end": W + 50, "action": "ACCEPT", "interface-id": "eni-0a"})
+        if flags is not None:
+            record["tcp-flags"] = flags
+        lines.append(scenario.render(record, fmt) if fmt else scenario.render(record))
+    return lines
+
+
+def _verdicts_of(lines: list[str], flags: bool = False) -> dict[tuple[str, int], tuple[tuple[str, ...], bool]]:
+    fmt = parse_format(DEFAULT_FORMAT + " ${tcp-flags}") if flags else parse_format(DEFAULT_FORMAT)
+    return verdicts(analyze([lines], MemoryFlowState(), fmt=fmt, now=W + 120, networks=NETWORKS).offenders)
+
+
+def test_our_hosts_downloads_and_api_calls_are_not_attacks() -> None:
+    assert _verdicts_of(_download(443)) == {}
+    assert _verdicts_of(_download(443, flags="0"), flags=True) == {}
+    # The same records from a port that is no service's are requests to us, and the same numbers are spikes:
+    # what keeps the downloads out is telling replies apart, not thresholds too high to see them.
+    found = _verdicts_of(_download(40000))
+    assert found == {("151.101.1.69", W): (("volume",), False), ("52.94.133.131", W): (("volume",), False)}
+    # A SYN from the remote says it opened the connections, whatever the ports.
+    assert _verdicts_of(_download(443, flags="2"), flags=True) == found

@@ -420,3 +420,96 @@ def test_tally_agrees_with_decode(flows: list[tuple[ipaddress.IPv4Address, int, 
         src: [raw[parse.FLOWS], raw[parse.PACKETS], raw[parse.BYTES]] for src, raw in out.get(1764403200, {}).items()
     }
     assert got == expected
+
+
+# --- replies: a remote server answering a connection our host opened ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("srcport", "dstport", "protocol", "flags", "reply"),
+    [
+        ("443", "51000", "6", "-", True),  # a download from a CDN, tcp-flags not in the format
+        ("53", "40000", "17", "-", True),  # a DNS answer
+        ("1023", "1024", "6", "-", True),  # both ends of "theirs is a service port, ours is not"
+        ("1024", "1024", "6", "-", False),
+        ("443", "1023", "6", "-", False),
+        ("5432", "32768", "6", "-", True),  # a database outside, answering our ephemeral port
+        ("5432", "32767", "6", "-", False),
+        ("32767", "65535", "17", "-", True),
+        ("32768", "40000", "6", "-", False),  # both high: peers, not a server's answer
+        ("80", "3389", "6", "-", False),  # from port 80 to an open RDP port: still a request
+        ("80", "5432", "6", "-", False),
+        ("443", "51000", "6", "2", False),  # the remote sent a SYN: it opened the connection
+        ("443", "51000", "6", "3", False),  # SYN and FIN in one interval
+        ("40000", "40001", "6", "18", True),  # the remote's SYN-ACK: ours opened it, whatever the ports
+        ("80", "3389", "6", "19", True),
+        ("443", "51000", "6", "1", True),  # FIN only, a later interval: the ports decide
+        ("443", "51000", "6", "0", True),
+        ("443", "51000", "6", "garbage", True),  # unreadable flags: the ports decide
+        ("443", "51000", "17", "2", True),  # flags mean nothing outside TCP
+        ("0", "0", "1", "-", False),  # ICMP has no ports to tell by
+        ("443", "51000", "1", "-", False),
+        ("443", "51000", "", "-", True),  # no protocol in the format: the ports say what they can
+        ("443", "99999", "6", "-", False),  # not a port
+        ("443", "-", "6", "-", False),
+        ("-", "51000", "6", "-", False),
+        ("4\uff143", "51000", "6", "-", False),  # a non-ASCII digit (fullwidth four)
+    ],
+)
+def test_what_is_a_reply(srcport: str, dstport: str, protocol: str, flags: str, reply: bool) -> None:
+    assert parse.is_reply(srcport, dstport, protocol, flags) is reply
+
+
+def test_replies_the_security_group_let_in_are_counted_apart_from_inbound_flows() -> None:
+    cdn, flood = "151.101.1.69", "91.240.118.50"
+    answers = [line(cdn, "10.0.1.25", 51000 + i, 7000, srcport=443, bytes=10_000_000) for i in range(10)]
+    out, counters = tally(
+        [
+            *answers,
+            # The same from a port that is not a service's: a request (to a high port left open).
+            line(cdn, "10.0.1.25", 51000, 7000, srcport=40000, bytes=10_000_000),
+            # Rejected: nobody of ours asked (reflection), so it is counted.
+            line(flood, "10.0.1.25", 51000, 9000, srcport=53, protocol=17, action="REJECT"),
+            line(flood, "10.0.1.25", 443, 9000, srcport=53, protocol=17),  # to our service port: a request
+        ]
+    )
+    assert counters.replies == 10
+    assert counters.tallied == 3
+    assert counters.lines == 13
+    assert out[1764403200][cdn][parse.FLOWS] == 1
+    assert out[1764403200][flood][parse.FLOWS] == 2
+
+
+def test_a_syn_from_a_service_port_is_a_request_when_the_format_has_tcp_flags() -> None:
+    fmt = parse_format(CUSTOM)
+
+    def custom(flags: int) -> str:
+        record = {
+            "srcaddr": "185.156.73.54",
+            "dstaddr": "10.0.1.10",
+            "srcport": 80,
+            "dstport": 8080,
+            "protocol": 6,
+            "tcp-flags": flags,
+            "packets": 12,
+            "bytes": 1200,
+            "start": 1764403200,
+            "end": 1764403210,
+            "action": "ACCEPT",
+            "flow-direction": "ingress",
+        }
+        return scenario.render(record, fmt)
+
+    _, counters = tally([custom(2), custom(0), custom(18)], fmt)
+    assert (counters.tallied, counters.replies) == (1, 2)
+
+
+def test_without_action_in_the_format_replies_cannot_be_told_and_are_counted() -> None:
+    fmt = parse_format(
+        "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol}"
+        " ${packets} ${bytes} ${start} ${end} ${log-status}"
+    )
+    record = {"srcaddr": "151.101.1.69", "dstaddr": "10.0.1.25", "srcport": 443, "dstport": 51000}
+    record.update({"protocol": 6, "packets": 7000, "bytes": 10_000_000, "start": 1764403200, "end": 1764403210})
+    _, counters = tally([scenario.render(record, fmt)], fmt)
+    assert (counters.tallied, counters.replies) == (1, 0)
