@@ -166,6 +166,7 @@ def memory_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setitem(os.environ, "POWERTOOLS_METRICS_NAMESPACE", "Riposte")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # the suite turns them off; these tests read them
     handler_module.runtime.cache_clear()
+    handler_module.metrics.clear_metrics()  # with metrics off, earlier tests' metrics stay in the buffer
     yield
     handler_module.runtime.cache_clear()
 
