@@ -17,6 +17,7 @@ from constructs import Construct
 
 from riposte.core.config import Config
 from riposte.sources import SOURCES
+from stacks.constructs.ingest import receive_read_only_calls
 
 FORWARDED_SOURCES = ("cloudtrail",)
 
@@ -75,9 +76,5 @@ class MemberForwarding(Construct):
                     ),
                 )
                 rule.add_target(targets.EventBus(central))
-                detail = pattern.get("detail")
-                if isinstance(detail, dict) and detail.get("readOnly") == [True]:
-                    cfn = rule.node.default_child
-                    assert isinstance(cfn, events.CfnRule)
-                    cfn.add_property_override("State", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+                receive_read_only_calls(rule, pattern)
                 self.rules.append(rule)

@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from riposte.sources import SOURCES
+from riposte.sources.cloudtrail.patterns import needs_every_management_event
 from stacks.constructs.legacy import keep_logical_id
 from stacks.names import FUNCTION_TIMEOUT, MAX_RECEIVE_COUNT
 
@@ -78,13 +79,7 @@ class Ingest(Construct):
                 detail=pattern.get("detail"),
             ),
         )
-        detail = pattern.get("detail")
-        if isinstance(detail, Mapping) and detail.get("readOnly") == [True]:
-            # EventBridge delivers read-only CloudTrail events (GetSecretValue, GetPasswordData...) only to rules
-            # in this state.
-            cfn = rule.node.default_child
-            assert isinstance(cfn, events.CfnRule)
-            cfn.add_property_override("State", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+        receive_read_only_calls(rule, pattern)
         rule.add_target(
             targets.SqsQueue(
                 self.queue,
@@ -94,3 +89,12 @@ class Ingest(Construct):
             )
         )
         self.rules.append(rule)
+
+
+def receive_read_only_calls(rule: events.Rule, pattern: Mapping[str, Any]) -> None:
+    """Put the rule in the state in which EventBridge delivers read-only CloudTrail calls, when its pattern
+    needs them (GetSecretValue, root's ListBuckets, a refused DescribeInstances: see the predicate)."""
+    if needs_every_management_event(pattern):
+        cfn = rule.node.default_child
+        assert isinstance(cfn, events.CfnRule)
+        cfn.add_property_override("State", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")

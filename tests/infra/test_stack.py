@@ -330,10 +330,19 @@ def test_only_riposte_rules_may_send_to_the_events_queue(default: Any) -> None:
 
 def test_rules_for_read_only_cloudtrail_events_receive_them(default: Any) -> None:
     rules = template(default).find_resources("AWS::Events::Rule").values()
-    read_only = [
-        r for r in rules if r["Properties"].get("EventPattern", {}).get("detail", {}).get("readOnly") == [True]
-    ]
-    assert read_only
+
+    def wants_read_only(rule: Any) -> bool:
+        pattern = rule["Properties"].get("EventPattern", {})
+        detail = pattern.get("detail", {})
+        named = "eventName" in detail or pattern.get("detail-type") != ["AWS API Call via CloudTrail"]
+        return bool(detail.get("readOnly") == [True] or (detail and not named))
+
+    read_only = [r for r in rules if wants_read_only(r)]
+    # Read-only events by name, root usage and refused calls (root's ListBuckets is read-only).
+    assert {json.dumps(r["Properties"]["EventPattern"]["detail"].get("userIdentity", {})) for r in read_only} >= {
+        json.dumps({"type": ["Root"], "invokedBy": [{"exists": False}]})
+    }
+    assert any("errorCode" in r["Properties"]["EventPattern"]["detail"] for r in read_only)
     assert {r["Properties"]["State"] for r in read_only} == {"ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"}
     others = [r for r in rules if r not in read_only and "EventPattern" in r["Properties"]]
     assert {r["Properties"]["State"] for r in others} == {"ENABLED"}

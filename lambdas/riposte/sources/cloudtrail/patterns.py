@@ -9,6 +9,7 @@ listen to, so that adding a detection updates the deployed rules.
   ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, which the stack must set on exactly those rules.
 - A detection listening to any call (root usage, refused calls) gets its content filter over every service the
   catalogue knows plus a few more (``EXTRA_EVENT_SOURCES``): the responder accepts only routes some pattern names.
+  Its rule needs the same state: root's ListBuckets and a refused DescribeInstances are read-only calls.
 - Every pattern leaves out calls an AWS service made on a principal's behalf (``userIdentity.invokedBy``, e.g.
   CloudFormation deploying a stack): the source never raises a detection on them, so they need not travel.
 """
@@ -29,12 +30,17 @@ MAX_PATTERN_CHARS = 2048
 # Services beyond the catalogue's own on which root use and refused calls are worth seeing.
 EXTRA_EVENT_SOURCES = (
     "account.amazonaws.com",
+    "bedrock.amazonaws.com",
+    "billing.amazonaws.com",
     "cloudformation.amazonaws.com",
     "dynamodb.amazonaws.com",
+    "ecr.amazonaws.com",
     "ecs.amazonaws.com",
     "eks.amazonaws.com",
+    "ses.amazonaws.com",
     "sns.amazonaws.com",
     "sqs.amazonaws.com",
+    "sso.amazonaws.com",
     "sts.amazonaws.com",
 )
 
@@ -114,3 +120,15 @@ def read_only(pattern: Mapping[str, Any]) -> bool:
     """True for the patterns of read-only events: their rule needs ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS."""
     detail = pattern.get("detail")
     return isinstance(detail, Mapping) and detail.get("readOnly") == [True]
+
+
+def needs_every_management_event(pattern: Mapping[str, Any]) -> bool:
+    """True for the rules to create in state ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS: in state ENABLED,
+    EventBridge delivers no read-only management event (Get*, List*, Describe*). That is every pattern of
+    read-only events, and every pattern of API calls that names no event (root usage, refused calls)."""
+    detail = pattern.get("detail")
+    if not isinstance(detail, Mapping):
+        return False
+    if detail.get("readOnly") == [True]:
+        return True
+    return list(pattern.get("detail-type", [])) == [API_CALL] and "eventName" not in detail
