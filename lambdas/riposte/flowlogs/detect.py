@@ -42,6 +42,12 @@ class Thresholds:
     volume_packets: int = 30_000
     volume_bytes: int = 50_000_000
     volume_flows: int = 3_000
+    # A transfer is not a flood: traffic that is all accepted, in fewer flows than the flows floor, with full-size
+    # packets (on average at least this many bytes: a backup, an upload, a VPN peer) is held to floors this many
+    # times higher (so 500 MB a minute, ~67 Mbit/s, before it is reported, and twice that before it is blocked).
+    # Floods are small packets (SYN, HTTP requests), many flows, or rejected.
+    transfer_packet_bytes: int = 1_000
+    transfer_factor: float = 10.0
     # Over the population: robust z >= 3.5 (the usual cut for modified z-scores) on log2 values, with the MAD
     # taken as at least one octave, so at least 2**(3.5 * 1.48) ~ 36x the window's median source. The test
     # needs enough sources to say what is usual; with fewer it is not applied.
@@ -147,14 +153,25 @@ def _volume(
     mature = before is not None and before[0] >= t.baseline_min_windows
     if tally.internal and not mature:
         return []  # a new internal service is not an anomaly worth a page
+    transfer = (
+        tally.rejects == 0
+        and tally.flows < t.volume_flows
+        and tally.bytes >= t.transfer_packet_bytes * max(tally.packets, 1)
+    )
+    factor = t.transfer_factor if transfer else 1
     for i, metric, value, floor in (
-        (2, "packets", tally.packets, t.volume_packets),
-        (3, "bytes", tally.bytes, t.volume_bytes),
+        (2, "packets", tally.packets, math.ceil(t.volume_packets * factor)),
+        (3, "bytes", tally.bytes, math.ceil(t.volume_bytes * factor)),
         (1, "flows", tally.flows, t.volume_flows),
     ):
         if value < floor:
             continue
         words = [f"{value:,} {metric} in the minute (floor {floor:,})"]
+        if transfer:
+            words.append(
+                f"all accepted, {tally.bytes // max(tally.packets, 1):,} bytes a packet in {tally.flows:,} flows: "
+                f"a transfer's floor, {t.transfer_factor:g}x"
+            )
         if mature and before is not None:
             usual = before[i]
             if value < t.baseline_ratio * max(usual, 1.0):

@@ -235,9 +235,21 @@ INTERNAL, EXTERNAL, INVALID = 1, 0, -1
 EPHEMERAL = 32768
 _SYN, _SYN_ACK = 2, 16  # tcp-flags bits: SYN alone opens a connection; the 16 only comes with a SYN-ACK
 _LOW_PORTS = frozenset(str(port) for port in range(1024))
+# Servers on registered ports that hosts in a VPC call out to (brokers, databases, caches, search, alternative
+# HTTPS, Kubernetes API, LDAPS/Global Catalog...): their answers reach a NAT gateway, which picks its ports
+# anywhere in 1024-65535, on ports below the ephemeral range.
+SERVICE_PORTS = frozenset(
+    {1433, 1521, 2049, 2181, 2379, 3268, 3269, 3306, 4222, 5432, 5671, 5672, 6379, 6443, 7000, 7001, 8020, 8080}
+    | {8443, 8883, 9000, 9042, 9092, 9093, 9094, 9200, 9243, 9300, 9418, 11211, 15672, 27017, 27018, 50070}
+)
+# UDP ports that reflection/amplification floods come from (DNS, NTP, SNMP, SSDP, memcached, CLDAP, chargen,
+# QOTD, portmap, NetBIOS, mDNS, WS-Discovery, ARMS, OpenVPN, CoAP...). An answer from one of them to a question
+# of ours is a packet or two per flow; more than AMPLIFIER_PACKETS in a flow is a flood whatever port it hits.
+AMPLIFIERS = frozenset({17, 19, 53, 69, 111, 123, 137, 161, 389, 1194, 1900, 3283, 3702, 5353, 5683, 11211})
+AMPLIFIER_PACKETS = 100
 
 
-def is_reply(srcport: str, dstport: str, protocol: str, tcp_flags: str) -> bool:
+def is_reply(srcport: str, dstport: str, protocol: str, tcp_flags: str, packets: str = "1") -> bool:
     """Whether an accepted inbound record is a remote server's answer to a connection our host opened.
 
     A flow log has one record per direction, so a download by one of our hosts (its request to a CDN's port
@@ -251,10 +263,13 @@ def is_reply(srcport: str, dstport: str, protocol: str, tcp_flags: str) -> bool:
       SYN without it says the remote did, whatever the ports. Most intervals of a long connection carry
       neither (0, FIN, RST), and then the ports decide.
     - The ports (TCP and UDP): the remote's port is a service port and ours is not, i.e. theirs below 1024 and
-      ours 1024 or above, or theirs below the ephemeral range and ours in it. A destination port that is an
-      admin port (3389, 5432...) is never taken for ours: an attacker may send from port 80 to an open RDP
-      port, and password guessing must still be seen. What this cannot tell: an attacker sending from a
-      service port to a service of ours on a high port, accepted, without a SYN in the interval.
+      ours 1024 or above, theirs below the ephemeral range and ours in it, or theirs a registered server port
+      (``SERVICE_PORTS``: a NAT gateway's ports start at 1024) and ours another above 1023. A destination
+      port that is an admin port (3389, 5432...) is never taken for ours: an attacker may send from port 80
+      to an open RDP port, and password guessing must still be seen. What this cannot tell: an attacker
+      sending from a service port to a service of ours on a high port, accepted, without a SYN in the interval.
+    - UDP from an amplifier's port (``AMPLIFIERS``) with more than ``AMPLIFIER_PACKETS`` packets in the record
+      is a reflection flood, not an answer, even where the security group lets it in (an open UDP port).
     """
     if protocol == "6" and tcp_flags != "-":
         bits = int(tcp_flags) if tcp_flags.isascii() and tcp_flags.isdigit() and len(tcp_flags) < 4 else 0
@@ -270,7 +285,9 @@ def is_reply(srcport: str, dstport: str, protocol: str, tcp_flags: str) -> bool:
     theirs, ours = int(srcport), int(dstport)
     if ours in ADMIN_PORTS or ours > 65535:
         return False
-    return theirs < 1024 <= ours or theirs < EPHEMERAL <= ours
+    if protocol == "17" and theirs in AMPLIFIERS and not (packets.isdigit() and int(packets) <= AMPLIFIER_PACKETS):
+        return False
+    return theirs < 1024 <= ours or theirs < EPHEMERAL <= ours or (theirs in SERVICE_PORTS and 1024 <= ours != theirs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +398,13 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
             answers
             and f[i_port] not in low_ports
             and f[i_act] == "ACCEPT"
-            and is_reply(f[i_sport], f[i_port], f[i_proto] if i_proto >= 0 else "", f[i_flags] if i_flags >= 0 else "-")
+            and is_reply(
+                f[i_sport],
+                f[i_port],
+                f[i_proto] if i_proto >= 0 else "",
+                f[i_flags] if i_flags >= 0 else "-",
+                f[i_packets],
+            )
         ):
             replies += 1
             continue

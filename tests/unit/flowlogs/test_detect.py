@@ -432,7 +432,10 @@ def _download(sport: int, *, flags: str | None = None) -> list[str]:
 
 def _verdicts_of(lines: list[str], flags: bool = False) -> dict[tuple[str, int], tuple[tuple[str, ...], bool]]:
     fmt = parse_format(DEFAULT_FORMAT + " ${tcp-flags}") if flags else parse_format(DEFAULT_FORMAT)
-    return verdicts(analyze([lines], MemoryFlowState(), fmt=fmt, now=W + 120, networks=NETWORKS).offenders)
+    # No transfer allowance: what keeps the downloads out here must be telling replies apart.
+    t = Thresholds(transfer_factor=1)
+    analysis = analyze([lines], MemoryFlowState(), fmt=fmt, thresholds=t, now=W + 120, networks=NETWORKS)
+    return verdicts(analysis.offenders)
 
 
 def test_our_hosts_downloads_and_api_calls_are_not_attacks() -> None:
@@ -444,3 +447,26 @@ def test_our_hosts_downloads_and_api_calls_are_not_attacks() -> None:
     assert found == {("151.101.1.69", W): (("volume",), False), ("52.94.133.131", W): (("volume",), False)}
     # A SYN from the remote says it opened the connections, whatever the ports.
     assert _verdicts_of(_download(443, flags="2"), flags=True) == found
+
+
+def test_a_transfer_is_held_to_higher_floors_than_a_flood() -> None:
+    """A backup client's upload (all accepted, full-size packets, a few flows) is not a flood at 2.4x the floors;
+    at 10x them it is reported, and the same volume in small packets, in many flows or rejected is a flood."""
+    upload = SourceTally(flows=4, packets=85_000, bytes=120_000_000)
+    assert judge(upload) is None
+    big = judge(SourceTally(flows=4, packets=400_000, bytes=560_000_000))  # over 10x both floors
+    assert big is not None and big.detectors == ("volume",)
+    assert "a transfer's floor, 10x" in big.reasons[0]
+    assert "(floor 500,000,000)" in " ".join(big.reasons)
+    assert 6 <= big.severity < 7  # reported; twice the transfer's floor before it reaches the act threshold
+    edge = judge(SourceTally(flows=4, packets=85_000, bytes=85_000_000))  # exactly 1,000 bytes a packet
+    assert edge is None
+    for flood in (
+        SourceTally(flows=4, packets=85_000, bytes=84_999_999),  # just under 1,000 bytes a packet
+        SourceTally(flows=4, packets=85_000, bytes=120_000_000, rejects=1),
+    ):
+        found = judge(flood)
+        assert found is not None and found.detectors == ("volume",), flood
+        assert "transfer" not in " ".join(found.reasons)
+    many = judge(SourceTally(flows=3_000, packets=85_000, bytes=120_000_000))
+    assert many is not None and "transfer" not in " ".join(many.reasons)

@@ -434,7 +434,13 @@ def test_tally_agrees_with_decode(flows: list[tuple[ipaddress.IPv4Address, int, 
         ("1024", "1024", "6", "-", False),
         ("443", "1023", "6", "-", False),
         ("5432", "32768", "6", "-", True),  # a database outside, answering our ephemeral port
-        ("5432", "32767", "6", "-", False),
+        ("5000", "32767", "6", "-", False),
+        ("5432", "32767", "6", "-", True),  # a registered server port: a NAT gateway's port may be anywhere
+        ("9092", "1024", "6", "-", True),
+        ("9092", "15000", "6", "-", True),
+        ("9092", "9092", "6", "-", False),  # the same port both ends: peers
+        ("9092", "1023", "6", "-", False),
+        ("8443", "5432", "6", "-", False),  # to our database port: a request
         ("32767", "65535", "17", "-", True),
         ("32768", "40000", "6", "-", False),  # both high: peers, not a server's answer
         ("80", "3389", "6", "-", False),  # from port 80 to an open RDP port: still a request
@@ -460,6 +466,25 @@ def test_what_is_a_reply(srcport: str, dstport: str, protocol: str, flags: str, 
     assert parse.is_reply(srcport, dstport, protocol, flags) is reply
 
 
+@pytest.mark.parametrize(
+    ("srcport", "protocol", "packets", "reply"),
+    [
+        ("53", "17", "2", True),  # the answer to a DNS query of ours
+        ("53", "17", "100", True),
+        ("53", "17", "101", False),  # a reflection flood, let in by an open UDP port
+        ("123", "17", "60000", False),
+        ("11211", "17", "5000", False),
+        ("53", "17", "-", False),  # no count: not taken for an answer
+        ("53", "6", "60000", True),  # DNS over TCP: a zone transfer is long
+        ("443", "17", "60000", True),  # QUIC: a download
+    ],
+)
+def test_many_packets_from_an_amplifier_s_port_are_a_flood_not_an_answer(
+    srcport: str, protocol: str, packets: str, reply: bool
+) -> None:
+    assert parse.is_reply(srcport, "51820", protocol, "-", packets) is reply
+
+
 def test_replies_the_security_group_let_in_are_counted_apart_from_inbound_flows() -> None:
     cdn, flood = "151.101.1.69", "91.240.118.50"
     answers = [line(cdn, "10.0.1.25", 51000 + i, 7000, srcport=443, bytes=10_000_000) for i in range(10)]
@@ -471,13 +496,16 @@ def test_replies_the_security_group_let_in_are_counted_apart_from_inbound_flows(
             # Rejected: nobody of ours asked (reflection), so it is counted.
             line(flood, "10.0.1.25", 51000, 9000, srcport=53, protocol=17, action="REJECT"),
             line(flood, "10.0.1.25", 443, 9000, srcport=53, protocol=17),  # to our service port: a request
+            # Let in by an open UDP port: a flood from an amplifier's port all the same; a DNS answer is not.
+            line(flood, "10.0.1.25", 51820, 9000, srcport=53, protocol=17),
+            line("8.8.8.8", "10.0.1.25", 51820, 2, srcport=53, protocol=17),
         ]
     )
-    assert counters.replies == 10
-    assert counters.tallied == 3
-    assert counters.lines == 13
+    assert counters.replies == 11
+    assert counters.tallied == 4
+    assert counters.lines == 15
     assert out[1764403200][cdn][parse.FLOWS] == 1
-    assert out[1764403200][flood][parse.FLOWS] == 2
+    assert out[1764403200][flood][parse.FLOWS] == 3
 
 
 def test_a_syn_from_a_service_port_is_a_request_when_the_format_has_tcp_flags() -> None:
