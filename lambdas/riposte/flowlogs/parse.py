@@ -249,7 +249,9 @@ AMPLIFIERS = frozenset({17, 19, 53, 69, 111, 123, 137, 161, 389, 1194, 1900, 328
 AMPLIFIER_PACKETS = 100
 
 
-def is_reply(srcport: str, dstport: str, protocol: str, tcp_flags: str, packets: str = "1") -> bool:
+def is_reply(  # noqa: PLR0911 - one return per rule, in the docstring's order
+    srcport: str, dstport: str, protocol: str, tcp_flags: str, packets: str = "1"
+) -> bool:
     """Whether an accepted inbound record is a remote server's answer to a connection our host opened.
 
     A flow log has one record per direction, so a download by one of our hosts (its request to a CDN's port

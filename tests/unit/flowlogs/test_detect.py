@@ -455,7 +455,8 @@ def test_a_transfer_is_held_to_higher_floors_than_a_flood() -> None:
     upload = SourceTally(flows=4, packets=85_000, bytes=120_000_000)
     assert judge(upload) is None
     big = judge(SourceTally(flows=4, packets=400_000, bytes=560_000_000))  # over 10x both floors
-    assert big is not None and big.detectors == ("volume",)
+    assert big is not None
+    assert big.detectors == ("volume",)
     assert "a transfer's floor, 10x" in big.reasons[0]
     assert "(floor 500,000,000)" in " ".join(big.reasons)
     assert 6 <= big.severity < 7  # reported; twice the transfer's floor before it reaches the act threshold
@@ -466,7 +467,9 @@ def test_a_transfer_is_held_to_higher_floors_than_a_flood() -> None:
         SourceTally(flows=4, packets=85_000, bytes=120_000_000, rejects=1),
     ):
         found = judge(flood)
-        assert found is not None and found.detectors == ("volume",), flood
+        assert found is not None, flood
+        assert found.detectors == ("volume",)
         assert "transfer" not in " ".join(found.reasons)
     many = judge(SourceTally(flows=3_000, packets=85_000, bytes=120_000_000))
-    assert many is not None and "transfer" not in " ".join(many.reasons)
+    assert many is not None
+    assert "transfer" not in " ".join(many.reasons)
