@@ -79,6 +79,21 @@ def parse(text: object, *, min_prefix_v4: int = 24, min_prefix_v6: int = 48) -> 
     return str(network)
 
 
+# What a log line often holds instead of a bare address: the peer with its port (``45.13.104.10:51234``,
+# ``[2a0d:5600:24::10]:443``). The port is 1-5 ASCII digits; what is left must still be a strict literal.
+_WITH_PORT = re.compile(r"(?P<v4>[0-9.]{7,15}):[0-9]{1,5}|\[(?P<v6>[0-9A-Fa-f:.]{2,45})\](?::[0-9]{1,5})?")
+# Values that say "no address" (nginx and Apache log ``-`` for a missing field): nothing to read, nothing wrong.
+NO_ADDRESS = frozenset({"", "-"})
+
+
+def without_port(text: str) -> str | None:
+    """The address part of ``ip:port`` or ``[v6]:port`` (or ``[v6]``), else None; the caller parses it strictly."""
+    match = _WITH_PORT.fullmatch(text) if len(text) <= MAX_LITERAL else None
+    if match is None:
+        return None
+    return match["v4"] or match["v6"]
+
+
 def field_key(name: str) -> str:
     """Field names compare ignoring case, '_', '-', '.' and a leading '@' (Datadog log attributes): ``srcAddr``,
     ``src_addr`` and ``@srcaddr`` are one field."""

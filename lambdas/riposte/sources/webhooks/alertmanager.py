@@ -104,6 +104,7 @@ def to_alert(
         severity=severity,
         severity_note=note,
         offenders=found.offenders(),
+        skipped=tuple(found.skipped),
         instances=unique(found.instances),
         time=iso_time(alert.startsAt),
         evidence=tuple(evidence),

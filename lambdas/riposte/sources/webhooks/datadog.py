@@ -139,6 +139,7 @@ class DatadogAdapter(Adapter):
                 severity=severity,
                 severity_note=note,
                 offenders=found.offenders(),
+                skipped=tuple(found.skipped),
                 instances=unique(found.instances),
                 time=iso_time(fields["date"]),
                 evidence=evidence,
