@@ -379,3 +379,22 @@ def test_long_text_is_cut_at_a_word_boundary() -> None:
 )
 def test_times_are_normalized_to_utc_iso(value: str | None, iso: str | None) -> None:
     assert iso_time(value) == iso
+
+
+def test_an_ipv4_mapped_attacker_is_its_ipv4_address_and_blocked_as_one() -> None:
+    (event,) = events("alertmanager", "alertmanager_v4mapped.json")
+    assert event.entities.ips == ("91.240.118.50",)
+    assert event.subject.endswith(":91.240.118.50")
+    plan = pipeline.plan_event(event, cfg())
+    (block,) = [a for a in plan.actions if a.name == "block_ip"]
+    assert block.status is Status.PLANNED
+    assert block.target == "91.240.118.50"
+
+
+def test_the_mapped_and_plain_spellings_of_one_attacker_are_one_offender_and_our_mapped_host_is_ours() -> None:
+    data = payload("datadog_multialert_tags.json") | {"src_ip": "::ffff:45.13.105.20"}
+    (event,) = events("datadog", data)  # the tags and the scope spell it plainly
+    assert event.entities.ips == ("45.13.105.20",)
+    data = payload("alertmanager_v4mapped.json")
+    data["alerts"][0]["labels"] |= {"src_ip": "91.240.118.50", "instance": "[::ffff:91.240.118.50]:9100"}
+    assert ips(events("alertmanager", data)) == [()]
