@@ -89,6 +89,7 @@ def test_every_sample_maps_to_one_event_per_attacker_with_its_state(sample: str)
     ("firing", "resolved"),
     [
         ("alertmanager_firing.json", "alertmanager_resolved.json"),
+        ("alertmanager_ha_firing_am0.json", "alertmanager_ha_resolved_am1.json"),
         ("grafana_firing.json", "grafana_resolved.json"),
         ("datadog_default.json", "datadog_recovered.json"),
         ("datadog_multialert_tags.json", "datadog_multialert_recovered.json"),
@@ -488,3 +489,24 @@ def test_datadog_reads_the_standard_client_address_attribute_unless_it_is_a_host
     assert set(ips(events("datadog", near_miss))) == {("45.13.104.10",), ("91.240.118.50",)}
     ours = cfg(host_fields=["instance", "host", "hostname", "network.client.ip"])
     assert ips(events("datadog", "datadog_network_client_ip.json", ours)) == [()]
+
+
+def test_alertmanager_keys_an_alert_by_receiver_and_fingerprint_else_its_labels_never_the_external_url() -> None:
+    first = payload("alertmanager_firing.json")
+    subjects = [e.subject for e in events("alertmanager", first)]
+    replica = first | {"externalURL": "http://alertmanager-1.example.internal:9093"}
+    assert [e.subject for e in events("alertmanager", replica)] == subjects
+    elsewhere = first | {"receiver": "riposte-eu"}
+    assert not {e.subject for e in events("alertmanager", elsewhere)} & set(subjects)
+    refingered = json.loads(json.dumps(first))
+    refingered["alerts"][0]["fingerprint"] = "0000000000000001"
+    assert events("alertmanager", refingered)[0].subject != subjects[0]
+    assert events("alertmanager", refingered)[1].subject == subjects[1]
+    unprinted = json.loads(json.dumps(first))
+    for alert in unprinted["alerts"]:
+        del alert["fingerprint"]
+    by_labels = [e.subject for e in events("alertmanager", unprinted)]
+    assert len(set(by_labels)) == 2
+    assert [e.subject for e in events("alertmanager", unprinted | {"externalURL": "http://other:9093"})] == by_labels
+    unprinted["alerts"][0]["labels"]["env"] = "staging"
+    assert events("alertmanager", unprinted)[0].subject != by_labels[0]
