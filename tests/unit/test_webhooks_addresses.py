@@ -19,7 +19,14 @@ from riposte.sources.webhooks.errors import WebhookError
         ("0.0.0.0", "0.0.0.0"),
         ("255.255.255.255", "255.255.255.255"),
         ("2A0D:5600:0024:0000::10", "2a0d:5600:24::10"),
-        ("::ffff:45.13.105.20", "::ffff:2d0d:6914"),
+        ("::ffff:45.13.105.20", "45.13.105.20"),  # IPv4-mapped: the IPv4 address its packets carry
+        ("::FFFF:2D0D:6914", "45.13.105.20"),
+        ("::ffff:45.13.105.20/128", "45.13.105.20"),
+        ("::ffff:45.13.104.0/120", "45.13.104.0/24"),  # a mapped network is the IPv4 network
+        ("::ffff:45.13.104.128/121", "45.13.104.128/25"),
+        ("::fffe:45.13.105.20", "::fffe:2d0d:6914"),  # just outside ::ffff:0:0/96: stays IPv6
+        ("::1:ffff:2d0d:6914", "::1:ffff:2d0d:6914"),
+        ("64:ff9b::2d0d:6914", "64:ff9b::2d0d:6914"),  # NAT64 is a real IPv6 path: blocked as IPv6
         ("45.13.105.20/32", "45.13.105.20"),  # a host network is the address
         ("2a0d:5600:24::10/128", "2a0d:5600:24::10"),
         ("45.13.104.0/24", "45.13.104.0/24"),  # the broadest allowed by default
@@ -87,15 +94,33 @@ def test_the_broadest_prefix_is_configurable_at_both_ends() -> None:
         parse("2a0d:5600::/32", min_prefix_v6=33)
 
 
+def unmapped(address: ipaddress._BaseAddress) -> str:
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return str(mapped or address)
+
+
 @given(st.ip_addresses())
 def test_every_address_in_any_canonical_spelling_parses_to_itself(address: ipaddress._BaseAddress) -> None:
-    assert parse(str(address)) == str(address)
-    assert parse(f"{address}/{address.max_prefixlen}") == str(address)
+    assert parse(str(address)) == unmapped(address)
+    assert parse(f"{address}/{address.max_prefixlen}") == unmapped(address)
 
 
 @given(st.ip_addresses(v=6))
 def test_ipv6_spelling_does_not_matter(address: ipaddress.IPv6Address) -> None:
-    assert parse(address.exploded.upper()) == str(address)
+    assert parse(address.exploded.upper()) == unmapped(address)
+
+
+@given(st.ip_addresses(v=4))
+def test_every_ipv4_mapped_address_is_its_ipv4_address(address: ipaddress.IPv4Address) -> None:
+    assert parse(f"::ffff:{address}") == str(address)
+    assert parse(str(ipaddress.IPv6Address(f"::ffff:{address}"))) == str(address)
+    assert host_part(f"[::ffff:{address}]:9100") == str(address)
+
+
+def test_a_mapped_network_is_held_to_the_ipv4_limit() -> None:
+    with pytest.raises(WebhookError, match="broader than /24"):
+        parse("::ffff:45.13.104.0/119")  # /23 in IPv4, though far narrower than the IPv6 /48
+    assert parse("::ffff:45.13.104.0/120") == "45.13.104.0/24"
 
 
 @given(st.ip_addresses(v=4), st.integers(min_value=0, max_value=3))
@@ -167,6 +192,8 @@ def test_field_names_match_ignoring_case_separators_and_a_datadog_at() -> None:
         ("10.0.3.17", "10.0.3.17"),
         ("[2a0d:5600:24::1]:443", "2a0d:5600:24::1"),
         ("2a0d:5600:24::1", "2a0d:5600:24::1"),
+        ("[::ffff:10.0.3.17]:9100", "10.0.3.17"),
+        ("::ffff:10.0.3.17", "10.0.3.17"),
         ("ip-10-0-3-17", None),
     ],
 )

@@ -2,9 +2,11 @@
 
 One POST carries a group of alerts, each firing or resolved on its own (the group's ``status`` only says whether
 any still fires). Attacker addresses come from labels and annotations named by ``webhooks.address_fields``;
-``instance`` and the other host labels are our own targets. The fingerprint (a hash of the label set) and
-``startsAt`` identify one alert episode: Alertmanager re-sends firing alerts every ``repeat_interval`` with both
-unchanged, so the re-sends map to the same event ids. Reference: prometheus/alertmanager notify/webhook.
+``instance`` and the other host labels are our own targets. The fingerprint (a hash of the label set; the labels
+themselves when it is missing) and ``startsAt`` identify one alert episode: Alertmanager re-sends firing alerts
+every ``repeat_interval`` with both unchanged, so the re-sends map to the same event ids. The receiver joins them;
+``externalURL`` does not, since each replica of an HA pair has its own and either may send the resolution.
+Reference: prometheus/alertmanager notify/webhook.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class PromPayload(BaseModel):
 
     alerts: list[PromAlert] = Field(max_length=MAX_ALERTS)
     truncatedAlerts: int = 0
+    receiver: str = ""
     orgId: int | None = None
     externalURL: str = ""
 
@@ -104,6 +107,7 @@ def to_alert(
         severity=severity,
         severity_note=note,
         offenders=found.offenders(),
+        skipped=tuple(found.skipped),
         instances=unique(found.instances),
         time=iso_time(alert.startsAt),
         evidence=tuple(evidence),
@@ -131,7 +135,7 @@ class AlertmanagerAdapter(Adapter):
                     ctx,
                     tool=self.name,
                     label=self.label,
-                    scope=group.externalURL,
+                    scope=group.receiver,
                     truncated=group.truncatedAlerts,
                 )
             )

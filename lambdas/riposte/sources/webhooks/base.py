@@ -84,6 +84,17 @@ class Offender:
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """A value in an address field that is no address: where it was (``alerts[1].labels.src_ip``) and why."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One alert as a tool sent it, normalized: the input every adapter produces and ``events_of`` consumes."""
 
@@ -103,6 +114,7 @@ class Alert:
     region: str | None = None
     time: str | None = None
     evidence: tuple[tuple[str, str], ...] = field(default=())
+    skipped: tuple[Skipped, ...] = ()  # values of its address fields that were not addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +143,19 @@ MAX_ALERTS = 1000
 class Found:
     """Addresses and hosts gathered from one alert's fields, labels, tags or rows, by field name.
 
-    A value under an address field must be a strict literal (else 400, naming where it was); an empty value is
-    an unresolved template variable and is skipped. A value under a host field is ours: shown as evidence, and
-    never an attacker even when an address field repeats it."""
+    A value under an address field is read as a strict literal, or as ``ip:port``/``[v6]:port`` whose address
+    is one. Empty and ``-`` are no address (an unresolved template variable, a log's missing field). Anything
+    else is skipped and recorded in ``skipped``, naming where it was and why: one bad label must not lose the
+    other alerts of the request (Alertmanager and Datadog never retry a 4xx), and the alert still becomes an
+    event, without that address. A value under a host field is ours: shown as evidence, and never an attacker
+    even when an address field repeats it."""
 
     def __init__(self, ctx: MapContext) -> None:
         self.ctx = ctx
         self._counts: dict[str, int] = {}
         self.hosts: list[str] = []
         self.instances: list[str] = []
+        self.skipped: list[Skipped] = []
 
     def consider(self, name: str, value: Any, where: str, count: int = 1) -> None:
         key = field_key(name)
@@ -152,16 +168,39 @@ class Found:
                     self.hosts.append(text)
         elif key in self.ctx.address_keys:
             for item in value if isinstance(value, list) else [value]:
-                if item is None or item == "":
+                if item is None or item in addresses.NO_ADDRESS:
                     continue
-                self.add(item, where, count)
+                self.read(item, where, count)
+
+    def read(self, value: Any, where: str, count: int = 1) -> None:
+        """``value`` from an address field: its address counted, or the value recorded in ``skipped``."""
+        try:
+            address = self._parse(value)
+        except WebhookError as error:
+            bare = addresses.without_port(value) if isinstance(value, str) else None
+            try:
+                address = self._parse(bare) if bare else ""
+            except WebhookError:
+                address = ""
+            if not address:
+                self.skipped.append(Skipped(where, str(error)))
+                return
+        self._count(address, count)  # outside the try: too many addresses still refuses the request
 
     def add(self, value: Any, where: str, count: int = 1) -> None:
-        hooks = self.ctx.config.webhooks
+        """``value``, which the sender states is an address (the generic tool's ``ip``): strict, else 400."""
         try:
-            address = addresses.parse(value, min_prefix_v4=hooks.min_prefix_ipv4, min_prefix_v6=hooks.min_prefix_ipv6)
+            address = self._parse(value)
         except WebhookError as error:
             raise WebhookError(error.status, error.code, f"{where}: {error}") from None
+        self._count(address, count)
+
+    def _parse(self, value: Any) -> str:
+        hooks = self.ctx.config.webhooks
+        return addresses.parse(value, min_prefix_v4=hooks.min_prefix_ipv4, min_prefix_v6=hooks.min_prefix_ipv6)
+
+    def _count(self, address: str, count: int) -> None:
+        hooks = self.ctx.config.webhooks
         self._counts[address] = self._counts.get(address, 0) + max(count, 1)
         if len(self._counts) > hooks.max_addresses:
             raise too_many_addresses(hooks.max_addresses)
@@ -255,6 +294,7 @@ def _event(alert: Alert, offender: Offender | None) -> SecurityEvent:
     evidence = list(alert.evidence)
     if offender and offender.count > 1:
         evidence.append(("Count", str(offender.count)))
+    evidence += skipped_evidence(alert.skipped)
     return SecurityEvent(
         source=source_name(alert.tool),
         id=event_id,
@@ -273,6 +313,18 @@ def _event(alert: Alert, offender: Offender | None) -> SecurityEvent:
         evidence=tuple((label, clip(value, MAX_EVIDENCE)) for label, value in evidence if value),
         entities=Entities.of(parties),
     )
+
+
+# Skipped values shown on an event: enough to see what the tool sends; the reply lists them all.
+MAX_SKIPPED_SHOWN = 5
+
+
+def skipped_evidence(skipped: tuple[Skipped, ...]) -> list[tuple[str, str]]:
+    """The skipped values as evidence, so that the person reading the alert sees what could not be acted on."""
+    shown = [("Skipped address", str(s)) for s in skipped[:MAX_SKIPPED_SHOWN]]
+    if len(skipped) > MAX_SKIPPED_SHOWN:
+        shown.append(("Skipped address", f"and {len(skipped) - MAX_SKIPPED_SHOWN} more"))
+    return shown
 
 
 def events_of(alert: Alert) -> list[SecurityEvent]:

@@ -45,6 +45,9 @@ class Reply:
     # A CloudWatch metric name counting this outcome (Accepted, RejectedUnauthorized...).
     metric: str
     events: tuple[SecurityEvent, ...] = ()
+    # Values of address fields that were not addresses and were skipped (each also on its alert's events):
+    # for an AddressesSkipped metric, so that a tool sending them is seen.
+    skipped_addresses: int = 0
     # For the logs only, never for the sender (which secret is missing, why a certificate failed).
     detail: str = field(default="")
 
@@ -79,6 +82,10 @@ def map_body(tool: str, body: bytes, config: Config) -> list[SecurityEvent]:
     if len(body) > MAX_BODY_BYTES:
         raise too_large(len(body))
     return _events(adapter.alerts(decode(body), MapContext.of(config)), config)
+
+
+def _skipped(alerts: Sequence[Alert]) -> list[dict[str, str]]:
+    return [{"where": item.where, "reason": item.reason} for alert in alerts for item in alert.skipped]
 
 
 def _summary(tool: str, events: Sequence[SecurityEvent], config: Config) -> dict[str, Any]:
@@ -151,12 +158,15 @@ class FrontDoor:
 
     def _accept(self, tool: str, alerts: Sequence[Alert]) -> Reply:
         events = _events(alerts, self.config)
+        skipped = _skipped(alerts)
         if not events:
             body = {
                 "status": "ignored",
                 "tool": tool,
                 "event_ids": [],
                 "message": "the alert carries nothing to act on",
+                "skipped": skipped,
             }
-            return Reply(200, body, "Ignored")
-        return Reply(202, _summary(tool, events, self.config), "Accepted", tuple(events))
+            return Reply(200, body, "Ignored", skipped_addresses=len(skipped))
+        body = _summary(tool, events, self.config) | {"skipped": skipped}
+        return Reply(202, body, "Accepted", tuple(events), skipped_addresses=len(skipped))

@@ -133,6 +133,7 @@ class SumoLogicAdapter(Adapter):
                 severity=severity,
                 severity_note=note,
                 offenders=found.offenders(),
+                skipped=tuple(found.skipped),
                 instances=unique(found.instances),
                 time=iso_time(_first(fields, "triggertime", "firetime")),
                 evidence=evidence,
