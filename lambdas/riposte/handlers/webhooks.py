@@ -110,6 +110,8 @@ def build_app(deps: Deps) -> APIGatewayRestResolver:
         deps.count(reply.metric, 1)
         if reply.events:
             deps.count("Events", len(reply.events))
+        if reply.skipped_addresses:  # values that were not addresses: the alert went on without them
+            deps.count("AddressesSkipped", reply.skipped_addresses)
         fields = {"tool": tool[:64], "status": reply.status, "request_id": request_id, "events": len(reply.events)}
         if reply.status >= 400:
             # "message" is reserved by logging's records: the sender's reason goes under "reason".
