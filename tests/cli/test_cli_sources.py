@@ -135,7 +135,9 @@ def test_serve_takes_an_alert_over_http_and_carries_it_out(tmp_path: Path) -> No
             )
             for _ in range(100):
                 try:
-                    with urllib.request.urlopen(request, timeout=5) as response:
+                    # Generous: the first request builds the AWS clients, slow on a loaded 2-core machine. A
+                    # timeout is not retried, or the alert would be sent twice.
+                    with urllib.request.urlopen(request, timeout=60) as response:
                         assert response.status == 202
                         break
                 except (ConnectionError, urllib.error.URLError):
