@@ -2,7 +2,8 @@
 
 Roles. A remote that connects in, probes, tries to log in to a database or calls an API is an ACTOR; a remote
 our resource reaches out to (C2, mining pool, Tor, a DNS domain) is a PEER, and our resource is then
-COMPROMISED. Network path: only traffic that crosses our VPC's network ACLs is ``network`` (connections,
+COMPROMISED. A remote our resource attacks (a DoS, spam, port scan or brute force from it, said by the finding's type,
+by resourceRole ACTOR, or by an outbound brute force) is a VICTIM, never blocked. Network path: only traffic that crosses our VPC's network ACLs is ``network`` (connections,
 probes, database logins); an API or Kubernetes API caller never crosses them.
 """
 
