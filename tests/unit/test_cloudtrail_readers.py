@@ -4,6 +4,7 @@ objects, JSON or URL-encoded strings), IAM's action wildcards, and the detection
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -44,14 +45,23 @@ def test_booleans_as_logged_or_as_fixtures_stringify_them(value: object, expecte
 
 
 @pytest.mark.parametrize(
-    "value", [DOCUMENT, json.dumps(DOCUMENT), json.dumps(DOCUMENT, indent=4), quote(json.dumps(DOCUMENT))]
+    "value",
+    [
+        DOCUMENT,
+        json.dumps(DOCUMENT),
+        json.dumps(DOCUMENT, indent=4),
+        quote(json.dumps(DOCUMENT)),
+        # Lower-case escapes, and an encoded newline before the document.
+        re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(json.dumps(DOCUMENT))),
+        quote("\n" + json.dumps(DOCUMENT, indent=2)),
+    ],
 )
 def test_policy_documents_are_read_whatever_their_encoding(value: object) -> None:
     assert parse_document(value) == DOCUMENT
     assert policy.grants_admin(parse_document(value))
 
 
-@pytest.mark.parametrize("value", ["", "not json", "[1]", None, 7])
+@pytest.mark.parametrize("value", ["", "not json", "[1]", None, 7, "%", "%7B%22Version", quote("[1]")])
 def test_unreadable_documents_read_as_empty(value: object) -> None:
     assert parse_document(value) == {}
 

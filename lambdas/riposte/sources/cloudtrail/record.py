@@ -84,7 +84,8 @@ def parse_document(value: Any) -> dict[str, Any]:
         return dict(value)
     if not isinstance(value, str) or not value.strip():
         return {}
-    raw = unquote(value) if value.lstrip().startswith("%7B") else value
+    # Some IAM fields arrive URL-encoded ("%7B%22Version..." or lower-case "%7b"), possibly after encoded spaces.
+    raw = unquote(value) if value.lstrip()[:1] == "%" else value
     try:
         parsed = json.loads(raw)
     except (json.JSONDecodeError, RecursionError):

@@ -118,6 +118,71 @@ def iam_inline_admin_policy(r: Record, ctx: Context) -> Hit | None:
     return Hit(f"allow-everything policy on {where}", parties=_target_parties(r))
 
 
+@detection(
+    id="iam_admin_policy_created",
+    title="Customer managed policy created that grants everything",
+    severity=HIGH,
+    listens=(calls(IAM, "CreatePolicy", "CreatePolicyVersion"),),
+    rationale=(
+        "A customer managed policy (or a new, not yet default, version of one) allowing every action on every "
+        "resource exists to be attached or made default later; neither of those calls shows the document, so "
+        "creating it is the one moment it can be recognised."
+    ),
+    references=(
+        "MITRE ATT&CK T1098.003",
+        "Sigma: AWS IAM Managed Policy Version Created or Default Version Set",
+        "Rhino Security Labs: AWS IAM privilege escalation (iam:CreatePolicyVersion)",
+    ),
+    playbook=(
+        "Confirm the policy against a ticket; delete it (or the version) if there is none",
+        "List the identities it is attached to (iam:ListEntitiesForPolicy) and contain the actor",
+    ),
+    remediation="iam:DeletePolicy(<policy>) after detaching it, or iam:DeletePolicyVersion(<the new version>)",
+    benign="Break-glass policies provisioned through IaC (invoked by CloudFormation: never fires); scoped policies.",
+)
+def iam_admin_policy_created(r: Record, ctx: Context) -> Hit | None:
+    # A new default version takes effect at once: iam_inline_admin_policy reports it.
+    if r.event_name == "CreatePolicyVersion" and flag(r.param("setAsDefault")) is True:
+        return None
+    if not policy.grants_admin(r.param_document("policyDocument")):
+        return None
+    arn = text(dig(r.response, "policy", "arn")) or text(r.param("policyArn"))
+    name = text(r.param("policyName")) or arn.rsplit("/", 1)[-1]
+    staged = " (a version not yet default)" if r.event_name == "CreatePolicyVersion" else ""
+    return Hit(f"allow-everything policy {name} created{staged}", facts=facts(("Policy", arn or name)))
+
+
+@detection(
+    id="iam_policy_default_version_set",
+    title="Managed policy default version changed",
+    severity=MEDIUM,
+    listens=(calls(IAM, "SetDefaultPolicyVersion"),),
+    rationale=(
+        "Making an older or staged version of a customer managed policy the default changes what every identity "
+        "holding it may do, and the record does not show what that version allows: a known escalation path for "
+        "anyone with iam:SetDefaultPolicyVersion."
+    ),
+    references=(
+        "MITRE ATT&CK T1098.003",
+        "Sigma: AWS IAM Managed Policy Version Created or Default Version Set",
+        "Rhino Security Labs: AWS IAM privilege escalation (iam:SetDefaultPolicyVersion)",
+    ),
+    playbook=(
+        "Read the now-default version (iam:GetPolicyVersion) and compare it with the previous one",
+        "Set the previous version back as default if the change is not expected",
+    ),
+    remediation="iam:SetDefaultPolicyVersion(<policy>, <the previous version>)",
+    benign="Rolling a policy back by hand during an incident; IaC updates create a new version instead.",
+)
+def iam_policy_default_version_set(r: Record, ctx: Context) -> Hit | None:
+    arn = text(r.param("policyArn"))
+    version = text(r.param("versionId"))
+    return Hit(
+        f"default version of {arn.rsplit('/', 1)[-1] or 'a policy'} set to {version or '?'}",
+        facts=facts(("Policy", arn), ("Version", version)),
+    )
+
+
 def _other_user(r: Record) -> str | None:
     """The user the call is about, when it is not the calling IAM user itself."""
     user = text(r.param("userName"))
