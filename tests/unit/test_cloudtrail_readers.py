@@ -100,6 +100,33 @@ def test_a_star_principal_is_public_unless_a_condition_pins_the_caller() -> None
     assert policy.is_public(unrelated)
 
 
+@pytest.mark.parametrize(
+    ("error_code", "attempted"),
+    [
+        (None, False),
+        ("AccessDenied", True),
+        ("Client.UnauthorizedOperation", True),
+        ("ConstraintViolationException", True),
+        ("InvalidHomeRegionException", True),
+        ("BadRequestException", True),
+        ("TrailNotFoundException", False),
+        ("ResourceNotFoundException", False),
+        ("NoSuchBucket", False),
+        ("Client.InvalidGroup.NotFound", False),
+        ("ThrottlingException", False),
+        ("Client.RequestLimitExceeded", False),
+        ("ServiceUnavailableException", False),
+        ("InternalFailure", False),
+    ],
+)
+def test_a_failed_call_is_an_attempt_unless_its_target_is_missing_or_aws_failed(
+    error_code: str | None, attempted: bool
+) -> None:
+    record = Record.model_validate({"eventSource": "s", "eventName": "n", "eventID": "e", "errorCode": error_code})
+    assert record.attempted is attempted
+    assert record.succeeded is (error_code is None)
+
+
 def test_trusted_accounts_and_corporate_networks() -> None:
     record = Record.model_validate(
         {"eventSource": "s", "eventName": "n", "eventID": "e", "recipientAccountId": "1" * 12}

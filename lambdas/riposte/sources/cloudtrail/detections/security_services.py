@@ -323,7 +323,8 @@ def securityhub_findings_suppressed(r: Record, ctx: Context) -> Hit | None:
     outcome=Outcome.ANY,
     rationale=(
         "Leaving the organization drops every SCP, the organization trail and delegated security tooling; even a "
-        "denied attempt means someone is trying (a successful one is critical, a denied one high)."
+        "refused or failed attempt means someone is trying (a successful one is critical, a refused one, or one "
+        "stopped by a constraint such as a missing payment method, high)."
     ),
     references=(
         "CIS AWS Foundations v1.4 4.15 (Organizations changes)",
@@ -342,12 +343,14 @@ def securityhub_findings_suppressed(r: Record, ctx: Context) -> Hit | None:
 def organizations_leave_attempt(r: Record, ctx: Context) -> Hit | None:
     if r.succeeded:
         return Hit(f"account {r.our_account} left its organization")
-    if r.denied:
-        return Hit(f"account {r.our_account} tried to leave its organization (denied)", severity=HIGH)
+    if r.attempted:
+        outcome = "denied" if r.denied else f"failed: {r.error_code}"
+        return Hit(f"account {r.our_account} tried to leave its organization ({outcome})", severity=HIGH)
     return None
 
 
-# The tamper APIs whose denied calls mean someone tried to blind the account (LeaveOrganization has its own).
+# The tamper APIs whose refused or failed calls mean someone tried to blind the account (LeaveOrganization has its
+# own).
 TAMPER_APIS = (
     calls(CLOUDTRAIL, "StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"),
     calls(
@@ -373,13 +376,15 @@ TAMPER_APIS = (
 
 @detection(
     id="security_tamper_attempt_denied",
-    title="Denied attempt to disable security controls",
+    title="Refused or failed attempt to disable security controls",
     severity=MEDIUM,
     listens=TAMPER_APIS,
-    outcome=Outcome.DENIED,
+    outcome=Outcome.ATTEMPT,
     rationale=(
         "A denied call to stop logging, delete a detector, disable a key or open the account is an attempt that "
-        "guardrails stopped; the credentials behind it are probably in the wrong hands and will try elsewhere."
+        "guardrails stopped; the credentials behind it are probably in the wrong hands and will try elsewhere. A "
+        "call that failed for another reason (the trail's home region is elsewhere, a constraint, a bad parameter) "
+        "is an attempt too: the caller will retry it right."
     ),
     references=(
         "CIS AWS Foundations v1.2 3.1 / v1.4 4.1 (Security Hub CloudWatch.2)",
@@ -390,7 +395,8 @@ TAMPER_APIS = (
         "Review the same actor's other calls (successful ones first)",
     ),
     remediation="Contain the caller (disable its access key or revoke its role sessions).",
-    benign="Other errors (TrailNotFoundException, InvalidParameter...) never fire: no guard stopped anything.",
+    benign="A missing target (TrailNotFoundException, ResourceNotFoundException) or AWS throttling never fires.",
 )
 def security_tamper_attempt_denied(r: Record, ctx: Context) -> Hit | None:
-    return Hit(f"{r.event_name} denied ({r.error_code})", facts=facts(("Error", r.error_message)))
+    outcome = "denied" if r.denied else "failed"
+    return Hit(f"{r.event_name} {outcome} ({r.error_code})", facts=facts(("Error", r.error_message)))
