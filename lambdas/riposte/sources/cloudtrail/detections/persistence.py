@@ -86,6 +86,40 @@ def iam_admin_policy_attached(r: Record, ctx: Context) -> Hit | None:
     )
 
 
+# Group names that say their members administer the account ("Administrators", "admins", "PlatformAdmin").
+_ADMIN_GROUP = re.compile(r"admin", re.IGNORECASE)
+
+
+@detection(
+    id="iam_user_added_to_admin_group",
+    title="User added to an administrators group",
+    severity=HIGH,
+    listens=(calls(IAM, "AddUserToGroup"),),
+    rationale=(
+        "Adding a user to a group named like Administrators gives it the group's policies at once, without any "
+        "policy attachment to notice: the same escalation as attaching AdministratorAccess to the user."
+    ),
+    references=("MITRE ATT&CK T1098.003",),
+    playbook=(
+        "Confirm the change against a ticket; remove the user from the group if there is none",
+        "Contain the actor and the user that was added",
+        "Review what the user did since",
+    ),
+    remediation="iam:RemoveUserFromGroup(GroupName, UserName)",
+    benign="Onboarding an administrator through IaC (invoked by CloudFormation: never fires); other groups.",
+)
+def iam_user_added_to_admin_group(r: Record, ctx: Context) -> Hit | None:
+    group = text(r.param("groupName"))
+    if not _ADMIN_GROUP.search(group):
+        return None
+    user = text(r.param("userName"))
+    return Hit(
+        f"user {user} added to group {group}",
+        parties=affected("principal", f"user/{user}") if user else (),
+        facts=facts(("Group", group), ("User", user)),
+    )
+
+
 @detection(
     id="iam_inline_admin_policy",
     title="Inline or default policy version grants everything",
@@ -129,6 +163,7 @@ def iam_inline_admin_policy(r: Record, ctx: Context) -> Hit | None:
         "creating it is the one moment it can be recognised."
     ),
     references=(
+        "CIS AWS Foundations v1.2 3.4 / v1.4 4.4 (Security Hub CloudWatch.4)",
         "MITRE ATT&CK T1098.003",
         "Sigma: AWS IAM Managed Policy Version Created or Default Version Set",
         "Rhino Security Labs: AWS IAM privilege escalation (iam:CreatePolicyVersion)",
