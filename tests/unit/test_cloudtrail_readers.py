@@ -4,6 +4,7 @@ objects, JSON or URL-encoded strings), IAM's action wildcards, and the detection
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -44,14 +45,23 @@ def test_booleans_as_logged_or_as_fixtures_stringify_them(value: object, expecte
 
 
 @pytest.mark.parametrize(
-    "value", [DOCUMENT, json.dumps(DOCUMENT), json.dumps(DOCUMENT, indent=4), quote(json.dumps(DOCUMENT))]
+    "value",
+    [
+        DOCUMENT,
+        json.dumps(DOCUMENT),
+        json.dumps(DOCUMENT, indent=4),
+        quote(json.dumps(DOCUMENT)),
+        # Lower-case escapes, and an encoded newline before the document.
+        re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(json.dumps(DOCUMENT))),
+        quote("\n" + json.dumps(DOCUMENT, indent=2)),
+    ],
 )
 def test_policy_documents_are_read_whatever_their_encoding(value: object) -> None:
     assert parse_document(value) == DOCUMENT
     assert policy.grants_admin(parse_document(value))
 
 
-@pytest.mark.parametrize("value", ["", "not json", "[1]", None, 7])
+@pytest.mark.parametrize("value", ["", "not json", "[1]", None, 7, "%", "%7B%22Version", quote("[1]")])
 def test_unreadable_documents_read_as_empty(value: object) -> None:
     assert parse_document(value) == {}
 
@@ -88,6 +98,33 @@ def test_a_star_principal_is_public_unless_a_condition_pins_the_caller() -> None
     assert not policy.is_public(pinned)
     unrelated = {**public, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
     assert policy.is_public(unrelated)
+
+
+@pytest.mark.parametrize(
+    ("error_code", "attempted"),
+    [
+        (None, False),
+        ("AccessDenied", True),
+        ("Client.UnauthorizedOperation", True),
+        ("ConstraintViolationException", True),
+        ("InvalidHomeRegionException", True),
+        ("BadRequestException", True),
+        ("TrailNotFoundException", False),
+        ("ResourceNotFoundException", False),
+        ("NoSuchBucket", False),
+        ("Client.InvalidGroup.NotFound", False),
+        ("ThrottlingException", False),
+        ("Client.RequestLimitExceeded", False),
+        ("ServiceUnavailableException", False),
+        ("InternalFailure", False),
+    ],
+)
+def test_a_failed_call_is_an_attempt_unless_its_target_is_missing_or_aws_failed(
+    error_code: str | None, attempted: bool
+) -> None:
+    record = Record.model_validate({"eventSource": "s", "eventName": "n", "eventID": "e", "errorCode": error_code})
+    assert record.attempted is attempted
+    assert record.succeeded is (error_code is None)
 
 
 def test_trusted_accounts_and_corporate_networks() -> None:

@@ -149,6 +149,15 @@ def test_a_refused_call_is_an_attempt_scored_lower_with_the_reason() -> None:
     assert outcome.startswith("refused (AccessDenied): an attempt, nothing changed: User: arn:aws:sts::")
 
 
+def test_a_call_stopped_by_something_else_than_permissions_is_an_attempt_scored_like_a_refused_one() -> None:
+    refused = source.to_event(source.parse(case("security_tamper_attempt_denied", 0)), SAMPLE_CONTEXT)
+    failed = source.to_event(source.parse(case("security_tamper_attempt_denied", 5)), SAMPLE_CONTEXT)
+    assert failed.type == refused.type == "security_tamper_attempt_denied"
+    assert failed.native_severity == refused.native_severity == 5.0
+    assert "failed (InvalidHomeRegionException): an attempt, nothing changed" in failed.severity_note
+    assert dict(failed.evidence)["Outcome"].endswith(": This operation must be called from the trail's home region")
+
+
 def test_a_failure_for_another_reason_changed_nothing_and_fires_nothing() -> None:
     event = sources.normalize(case("cloudtrail_stop_logging", 3))  # TrailNotFoundException
     assert event.type == "cloudtrail:cloudtrail.amazonaws.com:StopLogging"

@@ -43,12 +43,69 @@ def _conn(raw: dict[str, Any]) -> dict[str, Any]:
 def test_direction_and_resource_role_decide_who_is_hostile(
     direction: str | None, resource_role: str | None, remote: tuple[str, bool], instance: str
 ) -> None:
-    raw = with_detail(load_event("ssh_bruteforce_inbound.json"))
+    # A type that says nothing about who attacks whom: direction and resourceRole alone decide.
+    raw = with_detail(load_event("ssh_bruteforce_inbound.json"), type="UnauthorizedAccess:EC2/MaliciousIPCaller.Custom")
     _conn(raw)["connectionDirection"] = direction
     raw["detail"]["service"]["resourceRole"] = resource_role
     (ip,) = roles(raw, "ip")
     assert (ip[1], ip[2]) == remote
     assert [r for _, r, _ in roles(raw, "instance")] == [instance]
+
+
+OUTBOUND_BY_DEFINITION = [
+    "Backdoor:EC2/DenialOfService.Dns",
+    "Backdoor:EC2/DenialOfService.Tcp",
+    "Backdoor:EC2/DenialOfService.Udp",
+    "Backdoor:EC2/DenialOfService.UdpOnTcpPorts",
+    "Backdoor:EC2/DenialOfService.UnusualProtocol",
+    "Backdoor:EC2/Spambot",
+    "Impact:EC2/PortSweep",
+    "Impact:EC2/WinRMBruteForce",
+    "Recon:EC2/Portscan",
+]
+
+
+@pytest.mark.parametrize("finding_type", OUTBOUND_BY_DEFINITION)
+@pytest.mark.parametrize("direction", ["OUTBOUND", "INBOUND", "UNKNOWN", None])
+@pytest.mark.parametrize("resource_role", ["TARGET", "ACTOR", None])
+def test_a_type_where_our_resource_attacks_makes_the_remote_a_victim_whatever_role_or_direction(
+    finding_type: str, direction: str | None, resource_role: str | None
+) -> None:
+    raw = with_detail(load_event("ec2_dos_victim_outbound.json"), type=finding_type)
+    _conn(raw)["connectionDirection"] = direction
+    raw["detail"]["service"]["resourceRole"] = resource_role
+    assert [r for _, r, _ in roles(raw, "ip")] == ["victim"]
+    assert [r for _, r, _ in roles(raw, "instance")] == ["compromised"]
+    assert not sources.normalize(raw).entities.having("ip", Role.ACTOR)
+    assert not sources.normalize(raw).entities.having("ip", Role.PEER)
+
+
+@pytest.mark.parametrize(
+    ("finding_type", "direction", "resource_role", "remote"),
+    [
+        # Brute force goes either way: resourceRole ACTOR, or an OUTBOUND connection, says it is ours that attacks.
+        ("UnauthorizedAccess:EC2/SSHBruteForce", "OUTBOUND", "TARGET", "victim"),
+        ("UnauthorizedAccess:EC2/RDPBruteForce", "OUTBOUND", None, "victim"),
+        ("UnauthorizedAccess:EC2/SSHBruteForce", "UNKNOWN", "ACTOR", "victim"),
+        ("UnauthorizedAccess:EC2/SSHBruteForce", "INBOUND", "TARGET", "actor"),
+        ("UnauthorizedAccess:EC2/RDPBruteForce", "UNKNOWN", "TARGET", "peer"),
+        # A pool or C2 server our resource reaches is a hostile peer, not a victim.
+        ("CryptoCurrency:EC2/BitcoinTool.B", "OUTBOUND", "TARGET", "peer"),
+        ("CryptoCurrency:EC2/BitcoinTool.B!DNS", "OUTBOUND", None, "peer"),
+        ("Trojan:EC2/BlackholeTraffic", "OUTBOUND", "TARGET", "peer"),
+        ("Backdoor:EC2/C&CActivity.B", "OUTBOUND", None, "peer"),
+        # Names that only look alike.
+        ("Recon:EC2/PortProbeUnprotectedPort", "INBOUND", "TARGET", "actor"),
+        ("Backdoor:EC2/DenialOfServiceX", "OUTBOUND", "TARGET", "peer"),
+    ],
+)
+def test_only_the_attacking_families_make_the_remote_a_victim(
+    finding_type: str, direction: str, resource_role: str | None, remote: str
+) -> None:
+    raw = with_detail(load_event("ec2_dos_victim_outbound.json"), type=finding_type)
+    _conn(raw)["connectionDirection"] = direction
+    raw["detail"]["service"]["resourceRole"] = resource_role
+    assert [r for _, r, _ in roles(raw, "ip")] == [remote]
 
 
 @pytest.mark.parametrize(

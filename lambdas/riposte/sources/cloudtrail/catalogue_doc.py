@@ -43,7 +43,12 @@ AREAS = {
     "impact": "Impact: keys, encryption, recoverability",
     "credentials": "Credential access",
 }
-OUTCOMES = {Outcome.SUCCESS: "successful calls", Outcome.DENIED: "refused calls", Outcome.ANY: "any outcome"}
+OUTCOMES = {
+    Outcome.SUCCESS: "successful calls",
+    Outcome.DENIED: "refused calls",
+    Outcome.ATTEMPT: "refused or failed calls",
+    Outcome.ANY: "any outcome",
+}
 _MITRE = re.compile(r"^MITRE ATT&CK (T\d{4})(?:\.(\d{3}))?$")
 _STRATUS = re.compile(r"^Stratus Red Team (aws\.[a-z-]+\.[a-z0-9-]+)$")
 

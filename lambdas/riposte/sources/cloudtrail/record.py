@@ -30,6 +30,14 @@ DETAIL_TYPES = frozenset(
 EVENTBRIDGE_SOURCE_EXCEPTIONS = {"monitoring.amazonaws.com": "aws.cloudwatch"}
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+# Error codes of a failed call that is no attempt at a change: the target does not exist, or the service throttled
+# or failed (matched case-insensitively anywhere in the code: "TrailNotFoundException", "NoSuchBucket",
+# "Client.InvalidGroup.NotFound", "ThrottlingException", "ServiceUnavailable", "InternalFailure").
+INCIDENTAL_ERRORS = re.compile(
+    r"NotFound|NoSuch|DoesNotExist|Throttl|TooManyRequests|RequestLimitExceeded|ServiceUnavailable|"
+    r"InternalError|InternalFailure|InternalServer|Unavailable",
+    re.IGNORECASE,
+)
 _ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):")
 
 
@@ -84,7 +92,8 @@ def parse_document(value: Any) -> dict[str, Any]:
         return dict(value)
     if not isinstance(value, str) or not value.strip():
         return {}
-    raw = unquote(value) if value.lstrip().startswith("%7B") else value
+    # Some IAM fields arrive URL-encoded ("%7B%22Version..." or lower-case "%7b"), possibly after encoded spaces.
+    raw = unquote(value) if value.lstrip()[:1] == "%" else value
     try:
         parsed = json.loads(raw)
     except (json.JSONDecodeError, RecursionError):
@@ -212,6 +221,17 @@ class Record(_M):
         """Refused for want of permission; the CIS 4.1 filter (``AccessDenied*``, ``*UnauthorizedOperation``)."""
         code = self.error_code or ""
         return code.startswith("AccessDenied") or code.endswith("UnauthorizedOperation")
+
+    @property
+    def attempted(self) -> bool:
+        """Failed, yet an attempt worth knowing: refused for want of permission, or stopped by something else (an
+        organization constraint, the wrong home region, a validation error): whoever called it meant to. Not when
+        the target does not exist or AWS itself failed (throttled, unavailable): nothing was in the way of a change
+        but the caller's own mistake or the service."""
+        code = self.error_code or ""
+        if not code or self.console_login == "Failure":
+            return False
+        return self.denied or not INCIDENTAL_ERRORS.search(code)
 
     @property
     def succeeded(self) -> bool:

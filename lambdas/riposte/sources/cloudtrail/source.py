@@ -171,6 +171,8 @@ def _outcome(r: Record) -> str:
         return f"failed sign-in ({r.error_message or 'Failed authentication'})"
     if r.denied:
         return f"refused ({r.error_code}): an attempt, nothing changed"
+    if r.attempted:
+        return f"failed ({r.error_code}): an attempt, nothing changed"
     if r.error_code:
         return f"failed ({r.error_code}): nothing changed"
     return "succeeded"
@@ -220,7 +222,7 @@ def _evidence(r: Record, fired: list[Fired]) -> list[tuple[str, str]]:
     identity = r.user_identity
     evidence = [("Detection", _describe(d, h)) for d, h in fired]
     evidence.append(("API call", f"{r.event_source} {r.event_name}"))
-    evidence.append(("Outcome", _outcome(r) + (f": {r.error_message}" if r.error_message and r.denied else "")))
+    evidence.append(("Outcome", _outcome(r) + (f": {r.error_message}" if r.error_message and r.attempted else "")))
     if r.actor:
         evidence.append(("Caller", f"{identity.type or 'unknown'} {r.actor}"))
     if identity.type == "AssumedRole" and identity.arn:

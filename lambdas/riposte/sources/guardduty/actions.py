@@ -2,8 +2,10 @@
 
 Roles. A remote that connects in, probes, tries to log in to a database or calls an API is an ACTOR; a remote
 our resource reaches out to (C2, mining pool, Tor, a DNS domain) is a PEER, and our resource is then
-COMPROMISED. Network path: only traffic that crosses our VPC's network ACLs is ``network`` (connections,
-probes, database logins); an API or Kubernetes API caller never crosses them.
+COMPROMISED. A remote our resource attacks (a DoS, spam, port scan or brute force from it, said by the finding's
+type, by resourceRole ACTOR, or by an outbound brute force) is a VICTIM, never blocked. Network path: only traffic
+that crosses our VPC's network ACLs is ``network`` (connections, probes, database logins); an API or Kubernetes API
+caller never crosses them.
 """
 
 from __future__ import annotations
@@ -37,12 +39,38 @@ AFFECTED_KINDS = {
     "AWS::ECS::Cluster": "cluster",
 }
 S3_ARN_PREFIX = "arn:aws:s3:::"
+# Threat families whose finding says, by definition, that OUR resource attacks the remote (GuardDuty's EC2 finding
+# types: "is being used to perform a DoS attack", "communicating with a remote host on port 25", "probing a port on a
+# large number of IP addresses", "performing an outbound WinRM brute force", "performing outbound port scans"). The
+# remote is then a victim whatever resourceRole says, or when it is absent. A mining pool or C2 server our resource
+# reaches (CryptoCurrency, Trojan, C&CActivity) is not one: it is a hostile peer.
+OUTBOUND_ATTACK_FAMILIES = ("DenialOfService.", "Spambot", "PortSweep", "WinRMBruteForce", "Portscan")
+# Brute-force families that go either way: GuardDuty's resourceRole (ACTOR) or an OUTBOUND connection says it is ours
+# that attacks.
+EITHER_WAY_FAMILIES = ("SSHBruteForce", "RDPBruteForce")
 
 
 def hostile_caller(facts: Facts) -> bool:
     finding = facts.finding
     listed = finding.service.evidence is not None and bool(finding.service.evidence.threat_intelligence_details)
     return listed or any(mark in finding.type for mark in HOSTILE_CALLER_MARKS)
+
+
+def _threat_family(finding_type: str) -> str:
+    """``DenialOfService.Tcp`` of ``Backdoor:EC2/DenialOfService.Tcp!DNS``."""
+    return finding_type.split("/", 1)[-1].split("!", 1)[0]
+
+
+def attacks_by_definition(finding_type: str) -> bool:
+    """Whether the finding's type says our resource attacks the remote, whichever direction or role it carries."""
+    return _threat_family(finding_type).startswith(OUTBOUND_ATTACK_FAMILIES)
+
+
+def ours_attacks(finding_type: str, direction: str, resource_role: str) -> bool:
+    """Whether an outbound (or unknown-direction) connection is our resource attacking the remote."""
+    if resource_role == "ACTOR":
+        return True
+    return _threat_family(finding_type) in EITHER_WAY_FAMILIES and direction == "OUTBOUND"
 
 
 def _blocked(facts: Facts, blocked: bool | None) -> None:
@@ -53,10 +81,13 @@ def _blocked(facts: Facts, blocked: bool | None) -> None:
 def network_connection(conn: NetworkConnectionAction, facts: Facts) -> None:
     facts.kind = EventKind.NETWORK_CONNECTION
     direction = (conn.connection_direction or "UNKNOWN").upper()
-    ours_acting = (facts.finding.service.resource_role or "").upper() == "ACTOR"
-    if direction == "INBOUND":
+    resource_role = (facts.finding.service.resource_role or "").upper()
+    # The type is the definition for a DoS, spam or scan FROM our resource: a direction or resourceRole saying
+    # otherwise is no reason to block an innocent remote.
+    by_definition = attacks_by_definition(facts.finding.type)
+    if direction == "INBOUND" and not by_definition:
         facts.remote(conn.remote_ip_details, Role.ACTOR, network=facts.in_vpc)
-    elif ours_acting:
+    elif by_definition or ours_attacks(facts.finding.type, direction, resource_role):
         # Our resource attacks the remote (DoS, spam, port scan, brute force): the remote is a victim, not
         # hostile, and never offered to block_ip: denying a victim (a mail server our spambot hits, a resolver)
         # cuts our own traffic to it and stops nothing that isolating our resource would not.

@@ -64,6 +64,7 @@ class Outcome(StrEnum):
 
     SUCCESS = "success"  # the change happened
     DENIED = "denied"  # refused for want of permission (an attempt)
+    ATTEMPT = "attempt"  # refused, or failed for another reason than a missing target or AWS itself (an attempt)
     ANY = "any"
 
 
@@ -275,6 +276,8 @@ class Detection:
             return record.succeeded
         if cls.outcome is Outcome.DENIED:
             return record.denied
+        if cls.outcome is Outcome.ATTEMPT:
+            return record.attempted
         return True
 
     @classmethod

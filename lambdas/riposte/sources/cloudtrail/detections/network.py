@@ -3,6 +3,7 @@ internet gateways on VPCs meant to stay isolated, and peering with unknown accou
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -23,9 +24,12 @@ from riposte.sources.cloudtrail.detections.base import (
     facts,
     foreign,
 )
-from riposte.sources.cloudtrail.record import Record, dig, flag, items, text
+from riposte.sources.cloudtrail.record import Record, as_list, dig, flag, items, text
 
 WORLD = frozenset({"0.0.0.0/0", "::/0"})
+# A prefix this short is the internet in all but name (0.0.0.0/1 + 128.0.0.0/1 is 0.0.0.0/0 split in two, to slip
+# past rules that look for 0.0.0.0/0), unless it is all private or reserved (10.0.0.0/8, 127.0.0.0/8, fc00::/7).
+VERY_WIDE_PREFIX = 8
 # Remote administration, file sharing, databases, caches, search and container daemons: never for the internet.
 SENSITIVE_PORTS = (22, 23, 445, 1433, 1521, 2375, 2376, 3306, 3389, 5432, 5601, 5900, 6379, 9200, 9300, 11211, 27017)
 _ALL_PROTOCOLS = ("-1", "all")
@@ -42,6 +46,17 @@ def _port(value: Any) -> int | None:
 
 def _protocol(value: Any) -> str:
     return str(value).lower() if value is not None else ""
+
+
+def world_wide(cidr: str) -> bool:
+    """0.0.0.0/0, ::/0, or any other prefix of /8 or shorter that reaches the internet."""
+    if cidr in WORLD:
+        return True
+    try:
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return False
+    return network.prefixlen <= VERY_WIDE_PREFIX and not network.is_private
 
 
 def _exposure(protocol: str, low: int | None, high: int | None) -> Severity | None:
@@ -90,8 +105,9 @@ def _ingress_rules(r: Record) -> Iterator[tuple[str, int | None, int | None, str
     severity=HIGH,
     listens=(calls(EC2, "AuthorizeSecurityGroupIngress"),),
     rationale=(
-        "Administration and database ports open to 0.0.0.0/0 or ::/0 are found by internet-wide scanners within "
-        "minutes; all traffic or all ports open is critical. Web ports (80, 443) do not fire."
+        "Administration and database ports open to 0.0.0.0/0 or ::/0 (or to prefixes of /8 or shorter that reach "
+        "the internet, such as 0.0.0.0/1 + 128.0.0.0/1) are found by internet-wide scanners within minutes; all "
+        "traffic or all ports open is critical. Web ports (80, 443) do not fire."
     ),
     references=(
         "CIS AWS Foundations v1.2 3.10 / v1.4 4.10 (Security Hub CloudWatch.10); CIS 5.2/5.3",
@@ -111,7 +127,7 @@ def sg_ingress_open_to_world(r: Record, ctx: Context) -> Hit | None:
     worst: Severity | None = None
     opened: list[str] = []
     for protocol, low, high, cidr in _ingress_rules(r):
-        if cidr not in WORLD or (severity := _exposure(protocol, low, high)) is None:
+        if not world_wide(cidr) or (severity := _exposure(protocol, low, high)) is None:
             continue
         opened.append(f"{protocol} {low}-{high} from {cidr}" if low not in (None, -1) else f"{protocol} from {cidr}")
         worst = severity if worst is None or RANK[severity] > RANK[worst] else worst
@@ -123,13 +139,83 @@ def sg_ingress_open_to_world(r: Record, ctx: Context) -> Hit | None:
     references = [f"{group}/{rule}" for rule in rules if rule] or [
         f"{group}/{protocol}/{'all' if low in (None, -1) else f'{low}-{high}'}/{cidr}"
         for protocol, low, high, cidr in _ingress_rules(r)
-        if cidr in WORLD and _exposure(protocol, low, high) is not None
+        if world_wide(cidr) and _exposure(protocol, low, high) is not None
     ]
     return Hit(
         f"security group {group} opened: {'; '.join(opened)}",
         severity=worst,
         facts=facts(("Security group", group), ("Rules", [x for x in rules if x])),
         parties=tuple(p for ref in references for p in affected("security_group_rule", ref)) if group else (),
+    )
+
+
+def _modified_rules(r: Record) -> Iterator[tuple[str, str, int | None, int | None, str]]:
+    """(rule id, protocol, from port, to port, cidr) for every rule ModifySecurityGroupRules rewrote; the request
+    arrives wrapped (``ModifySecurityGroupRulesRequest``) with one rule or a list, keys capitalised."""
+    request = r.param("ModifySecurityGroupRulesRequest")
+    request = request if isinstance(request, Mapping) else r.params
+    for entry in as_list(dig(request, "SecurityGroupRule")):
+        rule = entry.get("SecurityGroupRule") if isinstance(entry, Mapping) else None
+        if not isinstance(rule, Mapping):
+            continue
+        cidr = text(rule.get("CidrIpv4")) or text(rule.get("CidrIpv6"))
+        yield (
+            text(entry.get("SecurityGroupRuleId")),
+            _protocol(rule.get("IpProtocol")),
+            _port(rule.get("FromPort")),
+            _port(rule.get("ToPort")),
+            cidr,
+        )
+
+
+@detection(
+    id="sg_rule_modified_open_to_world",
+    title="Security group rule rewritten to let the internet in on a sensitive port",
+    severity=HIGH,
+    listens=(calls(EC2, "ModifySecurityGroupRules"),),
+    rationale=(
+        "ModifySecurityGroupRules rewrites an existing rule in place: turning a narrow rule into an administration "
+        "or database port open to the internet never shows up as an AuthorizeSecurityGroupIngress. The request "
+        "does not say whether the rule is inbound or outbound, so all traffic to the world (the shape of the "
+        "default outbound rule) is medium."
+    ),
+    references=(
+        "CIS AWS Foundations v1.2 3.10 / v1.4 4.10 (Security Hub CloudWatch.10); CIS 5.2/5.3",
+        "MITRE ATT&CK T1562.007",
+        "Sigma: AWS Security Group Change Ingress/Egress",
+    ),
+    playbook=(
+        "Read the rule (ec2:DescribeSecurityGroupRules): inbound or outbound, and what it allowed before",
+        "Narrow or revoke it if it is inbound and not planned",
+        "Check the instances behind the group for connections since (flow logs, GuardDuty)",
+    ),
+    remediation="ec2:ModifySecurityGroupRules back to the previous CIDR, or ec2:RevokeSecurityGroupIngress(<rule id>)",
+    benign="Web ports, private ranges, and edits of the default all-traffic outbound rule (medium) are expected.",
+)
+def sg_rule_modified_open_to_world(r: Record, ctx: Context) -> Hit | None:
+    worst: Severity | None = None
+    opened: list[str] = []
+    rules: list[str] = []
+    for rule_id, protocol, low, high, cidr in _modified_rules(r):
+        if not world_wide(cidr) or (severity := _exposure(protocol, low, high)) is None:
+            continue
+        # All traffic (or all ports) to the world is what the default outbound rule looks like.
+        severity = MEDIUM if severity is CRITICAL else severity
+        opened.append(
+            f"{rule_id or '?'}: {protocol} {low}-{high} {cidr}"
+            if low not in (None, -1)
+            else f"{rule_id or '?'}: {protocol} {cidr}"
+        )
+        rules.append(rule_id)
+        worst = severity if worst is None or RANK[severity] > RANK[worst] else worst
+    if worst is None:
+        return None
+    request = r.param("ModifySecurityGroupRulesRequest")
+    group = text(dig(request, "GroupId")) or text(r.param("GroupId"))
+    return Hit(
+        f"security group {group} rule rewritten: {'; '.join(opened)}",
+        severity=worst,
+        facts=facts(("Security group", group), ("Rules", [x for x in rules if x])),
     )
 
 
@@ -159,7 +245,7 @@ def nacl_allow_all_from_world(r: Record, ctx: Context) -> Hit | None:
     if text(p.get("ruleAction")).lower() != "allow" or flag(p.get("egress")) is not False:
         return None
     cidr = text(p.get("cidrBlock")) or text(p.get("ipv6CidrBlock"))
-    if cidr not in WORLD:
+    if not world_wide(cidr):
         return None
     protocol = _protocol(p.get("aclProtocol"))
     low, high = _port(dig(p, "portRange", "from")), _port(dig(p, "portRange", "to"))

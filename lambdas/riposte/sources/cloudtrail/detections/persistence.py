@@ -86,6 +86,40 @@ def iam_admin_policy_attached(r: Record, ctx: Context) -> Hit | None:
     )
 
 
+# Group names that say their members administer the account ("Administrators", "admins", "PlatformAdmin").
+_ADMIN_GROUP = re.compile(r"admin", re.IGNORECASE)
+
+
+@detection(
+    id="iam_user_added_to_admin_group",
+    title="User added to an administrators group",
+    severity=HIGH,
+    listens=(calls(IAM, "AddUserToGroup"),),
+    rationale=(
+        "Adding a user to a group named like Administrators gives it the group's policies at once, without any "
+        "policy attachment to notice: the same escalation as attaching AdministratorAccess to the user."
+    ),
+    references=("MITRE ATT&CK T1098.003",),
+    playbook=(
+        "Confirm the change against a ticket; remove the user from the group if there is none",
+        "Contain the actor and the user that was added",
+        "Review what the user did since",
+    ),
+    remediation="iam:RemoveUserFromGroup(GroupName, UserName)",
+    benign="Onboarding an administrator through IaC (invoked by CloudFormation: never fires); other groups.",
+)
+def iam_user_added_to_admin_group(r: Record, ctx: Context) -> Hit | None:
+    group = text(r.param("groupName"))
+    if not _ADMIN_GROUP.search(group):
+        return None
+    user = text(r.param("userName"))
+    return Hit(
+        f"user {user} added to group {group}",
+        parties=affected("principal", f"user/{user}") if user else (),
+        facts=facts(("Group", group), ("User", user)),
+    )
+
+
 @detection(
     id="iam_inline_admin_policy",
     title="Inline or default policy version grants everything",
@@ -116,6 +150,72 @@ def iam_inline_admin_policy(r: Record, ctx: Context) -> Hit | None:
     kind, name = target(r)
     where = f"{kind} {name} (policy {text(r.param('policyName'))})" if name else text(r.param("policyArn"))
     return Hit(f"allow-everything policy on {where}", parties=_target_parties(r))
+
+
+@detection(
+    id="iam_admin_policy_created",
+    title="Customer managed policy created that grants everything",
+    severity=HIGH,
+    listens=(calls(IAM, "CreatePolicy", "CreatePolicyVersion"),),
+    rationale=(
+        "A customer managed policy (or a new, not yet default, version of one) allowing every action on every "
+        "resource exists to be attached or made default later; neither of those calls shows the document, so "
+        "creating it is the one moment it can be recognised."
+    ),
+    references=(
+        "CIS AWS Foundations v1.2 3.4 / v1.4 4.4 (Security Hub CloudWatch.4)",
+        "MITRE ATT&CK T1098.003",
+        "Sigma: AWS IAM Managed Policy Version Created or Default Version Set",
+        "Rhino Security Labs: AWS IAM privilege escalation (iam:CreatePolicyVersion)",
+    ),
+    playbook=(
+        "Confirm the policy against a ticket; delete it (or the version) if there is none",
+        "List the identities it is attached to (iam:ListEntitiesForPolicy) and contain the actor",
+    ),
+    remediation="iam:DeletePolicy(<policy>) after detaching it, or iam:DeletePolicyVersion(<the new version>)",
+    benign="Break-glass policies provisioned through IaC (invoked by CloudFormation: never fires); scoped policies.",
+)
+def iam_admin_policy_created(r: Record, ctx: Context) -> Hit | None:
+    # A new default version takes effect at once: iam_inline_admin_policy reports it.
+    if r.event_name == "CreatePolicyVersion" and flag(r.param("setAsDefault")) is True:
+        return None
+    if not policy.grants_admin(r.param_document("policyDocument")):
+        return None
+    arn = text(dig(r.response, "policy", "arn")) or text(r.param("policyArn"))
+    name = text(r.param("policyName")) or arn.rsplit("/", 1)[-1]
+    staged = " (a version not yet default)" if r.event_name == "CreatePolicyVersion" else ""
+    return Hit(f"allow-everything policy {name} created{staged}", facts=facts(("Policy", arn or name)))
+
+
+@detection(
+    id="iam_policy_default_version_set",
+    title="Managed policy default version changed",
+    severity=MEDIUM,
+    listens=(calls(IAM, "SetDefaultPolicyVersion"),),
+    rationale=(
+        "Making an older or staged version of a customer managed policy the default changes what every identity "
+        "holding it may do, and the record does not show what that version allows: a known escalation path for "
+        "anyone with iam:SetDefaultPolicyVersion."
+    ),
+    references=(
+        "MITRE ATT&CK T1098.003",
+        "Sigma: AWS IAM Managed Policy Version Created or Default Version Set",
+        "Rhino Security Labs: AWS IAM privilege escalation (iam:SetDefaultPolicyVersion)",
+    ),
+    playbook=(
+        "Read the now-default version (iam:GetPolicyVersion) and compare it with the previous one",
+        "Set the previous version back as default if the change is not expected",
+    ),
+    remediation="iam:SetDefaultPolicyVersion(<policy>, <the previous version>)",
+    benign="Rolling a policy back by hand during an incident; IaC updates create a new version instead.",
+)
+def iam_policy_default_version_set(r: Record, ctx: Context) -> Hit | None:
+    arn = text(r.param("policyArn"))
+    version = text(r.param("versionId"))
+    return Hit(
+        f"default version of {arn.rsplit('/', 1)[-1] or 'a policy'} set to {version or '?'}",
+        facts=facts(("Policy", arn), ("Version", version)),
+    )
 
 
 def _other_user(r: Record) -> str | None:

@@ -78,7 +78,7 @@ def guardduty_detector_deleted(r: Record, ctx: Context) -> Hit | None:
         "Review the region's activity while the detector was suspended",
     ),
     remediation="guardduty:UpdateDetector(DetectorId, Enable=true)",
-    benign="UpdateDetector that changes the publishing frequency or features (no 'enable') never fires.",
+    benign="UpdateDetector that changes the publishing frequency or features (no 'enable') never fires here.",
 )
 def guardduty_detector_disabled(r: Record, ctx: Context) -> Hit | None:
     if flag(r.param("enable")) is not False:
@@ -86,6 +86,138 @@ def guardduty_detector_disabled(r: Record, ctx: Context) -> Hit | None:
     detector = text(r.param("detectorId"))
     return Hit(
         f"detector {detector} suspended in {r.aws_region}", facts=_detector(r), parties=affected("detector", detector)
+    )
+
+
+# Agent auto-management switches (EKS_ADDON_MANAGEMENT, ECS_FARGATE_AGENT_MANAGEMENT, EC2_AGENT_MANAGEMENT): off, the
+# agent is managed by hand, and detection goes on.
+_AGENT_MANAGEMENT = "_MANAGEMENT"
+# A single ArchiveFindings call with this many findings is a sweep, not an analyst closing a few.
+BULK_ARCHIVE = 10
+
+
+def _features_off(r: Record) -> list[str]:
+    """GuardDuty protections an UpdateDetector call turns off: ``features`` (and their additional configuration)
+    with status DISABLED, and the legacy ``dataSources`` with ``enable`` (or ``ebsVolumes``) false."""
+    off: list[str] = []
+    for feature in as_list(r.param("features")):
+        if not isinstance(feature, dict):
+            continue
+        name = text(feature.get("name")) or "?"
+        if text(feature.get("status")).upper() == "DISABLED":
+            off.append(name)
+        for extra in as_list(feature.get("additionalConfiguration")):
+            extra_name = text(dig(extra, "name"))
+            disabled = text(dig(extra, "status")).upper() == "DISABLED"
+            if disabled and not extra_name.upper().endswith(_AGENT_MANAGEMENT):
+                off.append(f"{name}/{extra_name or '?'}")
+    off.extend(_sources_off(r.param("dataSources"), "dataSources"))
+    return off
+
+
+def _sources_off(value: object, path: str) -> list[str]:
+    """Every ``enable: false`` (and ``ebsVolumes: false``) under the legacy ``dataSources`` tree."""
+    if not isinstance(value, dict):
+        return []
+    off: list[str] = []
+    for key, child in value.items():
+        if key in ("enable", "ebsVolumes") and flag(child) is False:
+            off.append(path if key == "enable" else f"{path}.{key}")
+        else:
+            off.extend(_sources_off(child, f"{path}.{key}"))
+    return off
+
+
+@detection(
+    id="guardduty_protection_disabled",
+    title="GuardDuty protection plan turned off",
+    severity=HIGH,
+    listens=(calls(GUARDDUTY, "UpdateDetector"),),
+    rationale=(
+        "Turning off a protection plan (S3 data events, EKS audit logs, runtime monitoring, malware scans, RDS or "
+        "Lambda protection) blinds GuardDuty to that whole surface while the detector still looks enabled."
+    ),
+    references=(
+        "MITRE ATT&CK T1562.001",
+        "Sigma: AWS GuardDuty Detector Deleted Or Updated",
+        "AWS GuardDuty documentation: UpdateDetector features",
+    ),
+    playbook=(
+        "Turn the protection back on (UpdateDetector with the feature ENABLED) and confirm with GetDetector",
+        "Contain the actor unless the change is planned",
+        "Review that surface's activity since (S3 data events, EKS audit logs) with CloudTrail",
+    ),
+    remediation="guardduty:UpdateDetector(DetectorId, Features=[{Name: <feature>, Status: ENABLED}])",
+    benign="Turning protections on, publishing frequency changes and agent auto-management switches never fire.",
+)
+def guardduty_protection_disabled(r: Record, ctx: Context) -> Hit | None:
+    off = _features_off(r)
+    if not off:
+        return None
+    detector = text(r.param("detectorId"))
+    return Hit(
+        f"detector {detector} in {r.aws_region}: {', '.join(off)} turned off",
+        facts=(*_detector(r), *facts(("Turned off", off))),
+        parties=affected("detector", detector),
+    )
+
+
+@detection(
+    id="guardduty_publishing_destination_deleted",
+    title="GuardDuty findings export deleted",
+    severity=HIGH,
+    listens=(calls(GUARDDUTY, "DeletePublishingDestination"),),
+    rationale=(
+        "The publishing destination exports every finding to S3 for retention beyond GuardDuty's 90 days and for "
+        "the SIEM; deleting it silently ends the long-term record while detection looks unchanged."
+    ),
+    references=(
+        "MITRE ATT&CK T1562.001",
+        "AWS GuardDuty documentation: exporting findings",
+    ),
+    playbook=(
+        "Recreate the destination (bucket and KMS key from IaC) and confirm with DescribePublishingDestination",
+        "Contain the actor",
+        "Export the findings of the gap (ListFindings, GetFindings) while they are still kept",
+    ),
+    remediation="guardduty:CreatePublishingDestination(DetectorId, DestinationType=S3, DestinationProperties)",
+    benign="Moving the export to a new bucket (a CreatePublishingDestination in the same change).",
+)
+def guardduty_publishing_destination_deleted(r: Record, ctx: Context) -> Hit | None:
+    destination = text(r.param("destinationId"))
+    return Hit(
+        f"findings export {destination or '?'} of detector {text(r.param('detectorId'))} deleted",
+        facts=(*_detector(r), *facts(("Destination", destination))),
+    )
+
+
+@detection(
+    id="guardduty_findings_archived_in_bulk",
+    title="GuardDuty findings archived in bulk",
+    severity=MEDIUM,
+    listens=(calls(GUARDDUTY, "ArchiveFindings"),),
+    rationale=(
+        f"Archiving {BULK_ARCHIVE} or more findings in one call sweeps them out of the console and of whoever works "
+        "the active list: the quick way to hide an intrusion's findings. Analysts closing a few never fire."
+    ),
+    references=(
+        "MITRE ATT&CK T1562.001",
+        "AWS GuardDuty documentation: archiving findings",
+    ),
+    playbook=(
+        "Read the archived findings (GetFindings with their ids) and unarchive the ones nobody triaged",
+        "Contain the actor unless the security team did it",
+    ),
+    remediation="guardduty:UnarchiveFindings(DetectorId, FindingIds)",
+    benign=f"Fewer than {BULK_ARCHIVE} findings in one call (an analyst's triage).",
+)
+def guardduty_findings_archived_in_bulk(r: Record, ctx: Context) -> Hit | None:
+    ids = [text(i) for i in as_list(r.param("findingIds")) if text(i)]
+    if len(ids) < BULK_ARCHIVE:
+        return None
+    return Hit(
+        f"{len(ids)} findings archived from detector {text(r.param('detectorId'))}",
+        facts=(*_detector(r), *facts(("Findings", ids[:5]), ("Count", len(ids)))),
     )
 
 
@@ -323,7 +455,8 @@ def securityhub_findings_suppressed(r: Record, ctx: Context) -> Hit | None:
     outcome=Outcome.ANY,
     rationale=(
         "Leaving the organization drops every SCP, the organization trail and delegated security tooling; even a "
-        "denied attempt means someone is trying (a successful one is critical, a denied one high)."
+        "refused or failed attempt means someone is trying (a successful one is critical, a refused one, or one "
+        "stopped by a constraint such as a missing payment method, high)."
     ),
     references=(
         "CIS AWS Foundations v1.4 4.15 (Organizations changes)",
@@ -342,12 +475,14 @@ def securityhub_findings_suppressed(r: Record, ctx: Context) -> Hit | None:
 def organizations_leave_attempt(r: Record, ctx: Context) -> Hit | None:
     if r.succeeded:
         return Hit(f"account {r.our_account} left its organization")
-    if r.denied:
-        return Hit(f"account {r.our_account} tried to leave its organization (denied)", severity=HIGH)
+    if r.attempted:
+        outcome = "denied" if r.denied else f"failed: {r.error_code}"
+        return Hit(f"account {r.our_account} tried to leave its organization ({outcome})", severity=HIGH)
     return None
 
 
-# The tamper APIs whose denied calls mean someone tried to blind the account (LeaveOrganization has its own).
+# The tamper APIs whose refused or failed calls mean someone tried to blind the account (LeaveOrganization has its
+# own).
 TAMPER_APIS = (
     calls(CLOUDTRAIL, "StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"),
     calls(
@@ -360,6 +495,7 @@ TAMPER_APIS = (
         "DeleteMembers",
         "CreateIPSet",
         "UpdateIPSet",
+        "DeletePublishingDestination",
     ),
     calls(EC2, "DeleteFlowLogs", "DisableEbsEncryptionByDefault"),
     calls(CONFIG, "StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDeliveryChannel"),
@@ -373,13 +509,15 @@ TAMPER_APIS = (
 
 @detection(
     id="security_tamper_attempt_denied",
-    title="Denied attempt to disable security controls",
+    title="Refused or failed attempt to disable security controls",
     severity=MEDIUM,
     listens=TAMPER_APIS,
-    outcome=Outcome.DENIED,
+    outcome=Outcome.ATTEMPT,
     rationale=(
         "A denied call to stop logging, delete a detector, disable a key or open the account is an attempt that "
-        "guardrails stopped; the credentials behind it are probably in the wrong hands and will try elsewhere."
+        "guardrails stopped; the credentials behind it are probably in the wrong hands and will try elsewhere. A "
+        "call that failed for another reason (the trail's home region is elsewhere, a constraint, a bad parameter) "
+        "is an attempt too: the caller will retry it right."
     ),
     references=(
         "CIS AWS Foundations v1.2 3.1 / v1.4 4.1 (Security Hub CloudWatch.2)",
@@ -390,7 +528,8 @@ TAMPER_APIS = (
         "Review the same actor's other calls (successful ones first)",
     ),
     remediation="Contain the caller (disable its access key or revoke its role sessions).",
-    benign="Other errors (TrailNotFoundException, InvalidParameter...) never fire: no guard stopped anything.",
+    benign="A missing target (TrailNotFoundException, ResourceNotFoundException) or AWS throttling never fires.",
 )
 def security_tamper_attempt_denied(r: Record, ctx: Context) -> Hit | None:
-    return Hit(f"{r.event_name} denied ({r.error_code})", facts=facts(("Error", r.error_message)))
+    outcome = "denied" if r.denied else "failed"
+    return Hit(f"{r.event_name} {outcome} ({r.error_code})", facts=facts(("Error", r.error_message)))
