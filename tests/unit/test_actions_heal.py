@@ -294,3 +294,18 @@ def test_a_control_switched_off_by_a_break_glass_principal_is_never_reverted() -
     )
     assert Heal().execute(target, context(by_attacker, conf, account)).status is Status.DONE
     assert account.controls.trails["main"] is True
+
+
+def test_a_rule_open_to_half_the_internet_is_world_open_and_a_private_wide_one_is_not() -> None:
+    account = FakeAccount()
+    half = IngressRule("tcp", 22, 22, "128.0.0.0/1", "sgr-0000000000000000c")  # 0.0.0.0/0 split in two
+    eighth = IngressRule("tcp", 22, 22, "32.0.0.0/8", "sgr-0000000000000000d")
+    narrower = IngressRule("tcp", 22, 22, "32.0.0.0/9", "sgr-0000000000000000e")
+    private = IngressRule("tcp", 22, 22, "10.0.0.0/8", "sgr-0000000000000000f")
+    account.controls.groups[GROUP] = [half, eighth, narrower, private]
+    statuses = [
+        healed(f"admin_port_ingress:{HOME}/us-east-1/{GROUP}/{rule.rule_id}", account).status
+        for rule in (half, eighth, narrower, private)
+    ]
+    assert statuses == [Status.DONE, Status.DONE, Status.REFUSED, Status.REFUSED]
+    assert account.controls.groups[GROUP] == [narrower, private]

@@ -38,9 +38,9 @@ from riposte.actions.accounts import (
 from riposte.actions.base import Action, ActionContext, Permission
 from riposte.actions.support import matching, mode_note, reach
 from riposte.core.config import Config
+from riposte.core.guard import world_wide
 from riposte.core.model import Outcome, Role, SecurityEvent, Status
 
-WORLD = ("0.0.0.0/0", "::/0")
 DETECTION_EVIDENCE = "Detection"
 
 # Detection id -> (control, kind of the AFFECTED party naming the resource). "account" parties name the
@@ -227,7 +227,7 @@ class AdminPortIngress(Control):
 
     def check(self, state: dict[str, Any], config: Config) -> None:
         rule = IngressRule(**state["rule"])
-        if rule.cidr not in WORLD:
+        if not world_wide(rule.cidr):
             raise Refused(f"rule {rule.describe()} is not open to the world: left alone")
         everything = rule.protocol == "-1" or (rule.from_port <= 0 and rule.to_port >= 65535)
         if not everything and not any(rule.from_port <= p <= rule.to_port for p in config.heal.admin_ports):

@@ -345,3 +345,21 @@ def block_cidr(target: str) -> str:
         return str(ipaddress.ip_network(target, strict=True))
     address = ipaddress.ip_address(block_address(target))
     return f"{address}/{address.max_prefixlen}"
+
+
+WORLD = frozenset({"0.0.0.0/0", "::/0"})
+# A prefix this short is the internet in all but name (0.0.0.0/1 + 128.0.0.0/1 is 0.0.0.0/0 split in two, to slip
+# past rules that look for 0.0.0.0/0), unless it is all private or reserved (10.0.0.0/8, 127.0.0.0/8, fc00::/7).
+VERY_WIDE_PREFIX = 8
+
+
+def world_wide(cidr: str) -> bool:
+    """0.0.0.0/0, ::/0, or any other prefix of /8 or shorter that reaches the internet: what a security group
+    rule or a policy condition must not open (CloudTrail detections, and heal, which closes such rules)."""
+    if cidr in WORLD:
+        return True
+    try:
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return False
+    return network.prefixlen <= VERY_WIDE_PREFIX and not network.is_private

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from riposte.core.guard import world_wide
 from riposte.sources.cloudtrail import policy
-from riposte.sources.cloudtrail.detections import network
 from riposte.sources.cloudtrail.detections.base import (
     CRITICAL,
     EC2,
@@ -70,7 +70,7 @@ def _pins(operator: str, key: str, values: list[Any]) -> bool:
     if not texts or "not" in base or base == "null" or base.endswith("ifexists"):
         return False
     if key == _SOURCE_IP:
-        return not any(network.world_wide(v) for v in texts)
+        return not any(world_wide(v) for v in texts)
     if "like" not in base:
         return True
     return not any(_matches_anyone(key, v) for v in texts)

@@ -3,10 +3,10 @@ internet gateways on VPCs meant to stay isolated, and peering with unknown accou
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from riposte.core.guard import world_wide
 from riposte.core.model import Severity
 from riposte.sources.cloudtrail.detections.base import (
     CRITICAL,
@@ -26,10 +26,6 @@ from riposte.sources.cloudtrail.detections.base import (
 )
 from riposte.sources.cloudtrail.record import Record, as_list, dig, flag, items, text
 
-WORLD = frozenset({"0.0.0.0/0", "::/0"})
-# A prefix this short is the internet in all but name (0.0.0.0/1 + 128.0.0.0/1 is 0.0.0.0/0 split in two, to slip
-# past rules that look for 0.0.0.0/0), unless it is all private or reserved (10.0.0.0/8, 127.0.0.0/8, fc00::/7).
-VERY_WIDE_PREFIX = 8
 # Remote administration, file sharing, databases, caches, search and container daemons: never for the internet.
 SENSITIVE_PORTS = (22, 23, 445, 1433, 1521, 2375, 2376, 3306, 3389, 5432, 5601, 5900, 6379, 9200, 9300, 11211, 27017)
 _ALL_PROTOCOLS = ("-1", "all")
@@ -46,17 +42,6 @@ def _port(value: Any) -> int | None:
 
 def _protocol(value: Any) -> str:
     return str(value).lower() if value is not None else ""
-
-
-def world_wide(cidr: str) -> bool:
-    """0.0.0.0/0, ::/0, or any other prefix of /8 or shorter that reaches the internet."""
-    if cidr in WORLD:
-        return True
-    try:
-        network = ipaddress.ip_network(cidr.strip(), strict=False)
-    except ValueError:
-        return False
-    return network.prefixlen <= VERY_WIDE_PREFIX and not network.is_private
 
 
 def _exposure(protocol: str, low: int | None, high: int | None) -> Severity | None:
