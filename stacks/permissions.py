@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
+from constructs import Construct
 
 from riposte.actions import ACTIONS
 from riposte.core.config import Config, WafScope
@@ -66,6 +67,12 @@ STAR_REASON = (
 )
 
 
+DESCRIBE_CALLS = (
+    "Only for ec2:Describe* calls (block_ip reads NACL entries; the guard discovers the account's own "
+    "addresses), which support no resource-level permissions; every write is scoped to the configured NACLs."
+)
+
+
 def _acl_arn(stack: Stack, name: str) -> str:
     return stack.format_arn(service="ec2", resource="network-acl", resource_name=name)
 
@@ -73,6 +80,26 @@ def _acl_arn(stack: Stack, name: str) -> str:
 def vpc_scoped_acl_arn(stack: Stack) -> str:
     """Every NACL ARN in the account and region; only ever granted with an ``ec2:Vpc`` condition."""
     return _acl_arn(stack, "*")
+
+
+def acknowledge_key_grant(policy: Construct, holds: str) -> None:
+    """CDK's grant on Riposte's own key writes ``kms:GenerateDataKey*`` and ``kms:ReEncrypt*``."""
+    for kms_action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+        acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[Action::{kms_action}]", holds)
+
+
+def acknowledge_function_policy(policy: Construct, stack: Stack, config: Config, *, describes: str, key: str) -> None:
+    """What every Riposte function's role shares with cdk-nag: Describe calls on ``Resource::*`` (``describes``
+    says which and why), CDK's grant on Riposte's own key (``key``: what it encrypts), and, with VPCs
+    configured, the NACL statement that an ec2:Vpc condition scopes."""
+    acknowledge(policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]", describes)
+    acknowledge_key_grant(policy, f"CDK's grant on Riposte's own key ({key}); the resource is that one key.")
+    if config.nacl.vpc_ids:
+        acknowledge(
+            policy,
+            resource_finding(stack, "AwsSolutions-IAM5", vpc_scoped_acl_arn(stack)),
+            "Network ACLs of the configured VPCs only: the statement carries an ec2:Vpc condition.",
+        )
 
 
 def waf_ip_set_arns(stack: Stack, config: Config) -> list[str]:

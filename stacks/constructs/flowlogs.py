@@ -34,9 +34,14 @@ from riposte.core.config import Config
 from riposte.handlers import environment
 from stacks.constructs.function import riposte_function
 from stacks.constructs.trail import RETENTION
-from stacks.nag import acknowledge, resource_finding
+from stacks.nag import acknowledge
 from stacks.names import STATE_TABLE_CALLS
-from stacks.permissions import action_statements, vpc_scoped_acl_arn
+from stacks.permissions import (
+    DESCRIBE_CALLS,
+    acknowledge_function_policy,
+    acknowledge_key_grant,
+    action_statements,
+)
 
 # The DynamoDB calls riposte.adapters.aws.flowstate makes (a test keeps the two in step). The function also
 # runs the responder's pipeline, so it gets STATE_TABLE_CALLS too.
@@ -287,24 +292,7 @@ class FlowLogs(Construct):
 
     def _acknowledge(self, stack: Stack, config: Config) -> None:
         policy = self.role.node.find_child("DefaultPolicy")
-        acknowledge(
-            policy,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "Only for ec2:Describe* calls (block_ip reads NACL entries; the guard discovers the account's own "
-            "addresses), which support no resource-level permissions; every write is scoped to the configured NACLs.",
-        )
-        for kms_action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-            acknowledge(
-                policy,
-                f"AwsSolutions::AwsSolutions-IAM5[Action::{kms_action}]",
-                "CDK's grant on Riposte's own key (state table, secrets, stream); the resource is that one key.",
-            )
-        if config.nacl.vpc_ids:
-            acknowledge(
-                policy,
-                resource_finding(stack, "AwsSolutions-IAM5", vpc_scoped_acl_arn(stack)),
-                "Network ACLs of the configured VPCs only: the statement carries an ec2:Vpc condition.",
-            )
+        acknowledge_function_policy(policy, stack, config, describes=DESCRIBE_CALLS, key="state table, secrets, stream")
         if self.stream is not None:
             acknowledge(
                 self.stream,
@@ -312,12 +300,10 @@ class FlowLogs(Construct):
                 "Encrypted with Riposte's own rotating customer-managed key, as its queues, table and logs are: the "
                 "key policy, not an AWS-managed key, decides who may read the flow records.",
             )
-            for kms_action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-                acknowledge(
-                    self.subscription_role.node.find_child("DefaultPolicy"),
-                    f"AwsSolutions::AwsSolutions-IAM5[Action::{kms_action}]",
-                    "CDK's write grant on the stream includes its key; the resource is that one key.",
-                )
+            acknowledge_key_grant(
+                self.subscription_role.node.find_child("DefaultPolicy"),
+                "CDK's write grant on the stream includes its key; the resource is that one key.",
+            )
         acknowledge(
             self.dlq,
             "AwsSolutions::AwsSolutions-SQS3",

@@ -28,8 +28,12 @@ from constructs import Construct
 from riposte.core.config import Config
 from riposte.handlers import environment
 from stacks.constructs.function import riposte_function
-from stacks.nag import acknowledge, resource_finding
-from stacks.permissions import vpc_scoped_acl_arn, waf_ip_set_arns
+from stacks.nag import acknowledge
+from stacks.permissions import (
+    acknowledge_function_policy,
+    vpc_scoped_acl_arn,
+    waf_ip_set_arns,
+)
 
 # How often blocks are expired and records reconciled: a block outlives its expiry by at most this much.
 SCHEDULE = Duration.minutes(5)
@@ -172,24 +176,14 @@ class Maintenance(Construct):
 
     def _acknowledge(self, stack: Stack, config: Config) -> None:
         policy = self.role.node.find_child("DefaultPolicy")
-        acknowledge(
+        acknowledge_function_policy(
             policy,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "Only for ec2:DescribeNetworkAcls (the maintenance run reads NACL entries), which supports no "
+            stack,
+            config,
+            describes="Only for ec2:DescribeNetworkAcls (the maintenance run reads NACL entries), which supports no "
             "resource-level permissions; every delete is scoped to the configured NACLs.",
+            key="state table, dead-letter queue",
         )
-        for kms_action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-            acknowledge(
-                policy,
-                f"AwsSolutions::AwsSolutions-IAM5[Action::{kms_action}]",
-                "CDK's grant on Riposte's own key (state table, dead-letter queue); the resource is that one key.",
-            )
-        if config.nacl.vpc_ids:
-            acknowledge(
-                policy,
-                resource_finding(stack, "AwsSolutions-IAM5", vpc_scoped_acl_arn(stack)),
-                "Network ACLs of the configured VPCs only: the statement carries an ec2:Vpc condition.",
-            )
         acknowledge(
             self.dlq,
             "AwsSolutions::AwsSolutions-SQS3",

@@ -18,9 +18,12 @@ from riposte.core.config import Config
 from riposte.handlers import environment
 from stacks.constructs.function import riposte_function
 from stacks.constructs.legacy import keep_logical_id
-from stacks.nag import acknowledge, resource_finding
 from stacks.names import STATE_TABLE_CALLS
-from stacks.permissions import action_statements, vpc_scoped_acl_arn
+from stacks.permissions import (
+    DESCRIBE_CALLS,
+    acknowledge_function_policy,
+    action_statements,
+)
 
 
 class Responder(Construct):
@@ -93,21 +96,4 @@ class Responder(Construct):
             secret.grant_read(self.function)
 
         policy = self.role.node.find_child("DefaultPolicy")
-        acknowledge(
-            policy,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "Only for ec2:Describe* calls (block_ip reads NACL entries; the guard discovers the account's own "
-            "addresses), which support no resource-level permissions; every write is scoped to the configured NACLs.",
-        )
-        for kms_action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-            acknowledge(
-                policy,
-                f"AwsSolutions::AwsSolutions-IAM5[Action::{kms_action}]",
-                "CDK's grant on Riposte's own key (state table, secrets); the resource is that one key.",
-            )
-        if config.nacl.vpc_ids:
-            acknowledge(
-                policy,
-                resource_finding(stack, "AwsSolutions-IAM5", vpc_scoped_acl_arn(stack)),
-                "Network ACLs of the configured VPCs only: the statement carries an ec2:Vpc condition.",
-            )
+        acknowledge_function_policy(policy, stack, config, describes=DESCRIBE_CALLS, key="state table, secrets")
