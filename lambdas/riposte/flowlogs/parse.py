@@ -330,9 +330,9 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
     Why it is hand-written like this: it runs once per record and everything else in the Lambda is small
     beside it. ``make bench`` (bench/bench_flowlogs.py), on the shared 2-core development VM (2026-11-29,
     best of 20 interleaved rounds, 27k-record payload): decoding the payload ~1.9 us/record, a naive
-    split-and-count loop ~0.65, ``analyze`` with this loop ~1.4 (2.0x the naive loop); the whole core is then
-    ~1.30x the naive handler and the Lambda handler ~1.45x (its envelope checks each log event, and every
-    offender goes through the pipeline). The obvious way, a dict per record then aggregated, is ~5x the naive
+    split-and-count loop ~0.65, ``analyze`` with this loop ~1.4 (2.2x the naive loop); the whole core is then
+    ~1.3x the naive handler and the Lambda handler ~1.2x (it decodes on a faster path of its own; README
+    "Measured"). The obvious way, a dict per record then aggregated, is ~5x the naive
     loop before doing half of this, and ``decode`` ~27x. What keeps it lean: one ``str.split(" ")`` per line
     through ``map`` (records are single-spaced; a line of another width is split again on any whitespace),
     columns bound to locals, the destination checked first (through the classifier's memo) so that replies
