@@ -510,3 +510,12 @@ def test_alertmanager_keys_an_alert_by_receiver_and_fingerprint_else_its_labels_
     assert [e.subject for e in events("alertmanager", unprinted | {"externalURL": "http://other:9093"})] == by_labels
     unprinted["alerts"][0]["labels"]["env"] = "staging"
     assert events("alertmanager", unprinted)[0].subject != by_labels[0]
+
+
+def test_grafana_keys_an_alert_by_org_and_fingerprint_never_the_external_url() -> None:
+    firing = payload("grafana_firing.json")
+    subjects = [e.subject for e in events("grafana", firing)]
+    other_instance = firing | {"externalURL": "https://grafana-2.example.internal/"}
+    assert [e.subject for e in events("grafana", other_instance)] == subjects
+    other_org = firing | {"orgId": int(firing.get("orgId", 1)) + 1}
+    assert not {e.subject for e in events("grafana", other_org)} & set(subjects)

@@ -39,7 +39,8 @@ class GrafanaAdapter(Adapter):
             group = PromPayload.model_validate(payload)
         except ValidationError as error:
             raise problems(error, self.label) from None
-        scope = f"org {group.orgId}: {group.externalURL}"
+        # Not externalURL: each instance of an HA setup may have its own, and any of them may send the resolution.
+        scope = f"org {group.orgId}"
         result = []
         for index, alert in enumerate(group.alerts):
             found = Found(ctx)
