@@ -300,9 +300,29 @@ def test_the_address_limit_counts_across_all_alerts_of_a_request() -> None:
     data["alerts"] = [json.loads(json.dumps(template)) | {"fingerprint": f"{n:016x}"} for n in range(101)]
     for n, alert in enumerate(data["alerts"]):
         alert["labels"]["src_ip"] = f"45.13.105.{n + 1}"
-    with pytest.raises(WebhookError, match="more than 100 addresses"):
-        events("alertmanager", data)
-    assert len(events("alertmanager", data, cfg(max_addresses=101))) == 101
+    # The 101st is left out of its alert, which still tells a person (an event without an address).
+    got = events("alertmanager", data)
+    assert len(got) == 101
+    assert [e.entities.ips for e in got[:100]] == [(f"45.13.105.{n + 1}",) for n in range(100)]
+    assert got[100].entities.ips == ()
+    left_out = dict(got[100].evidence)["Skipped address"]
+    assert "alerts[100]: 45.13.105.101: more than 100 addresses in one request" in left_out
+    assert all("Skipped address" not in dict(e.evidence) for e in got[:100])
+    assert len([e for e in events("alertmanager", data, cfg(max_addresses=101)) if e.entities.ips]) == 101
+
+
+def test_past_the_limit_an_alert_s_own_extra_addresses_are_left_out_and_an_address_seen_before_is_not() -> None:
+    data = payload("alertmanager_firing.json")
+    first, second = data["alerts"][0], json.loads(json.dumps(data["alerts"][0]))
+    second["fingerprint"] = "00000000000000ff"
+    first["labels"] |= {"src_ip": "45.13.105.1", "client_ip": "45.13.105.2", "remote_ip": "45.13.105.3"}
+    second["labels"] |= {"src_ip": "45.13.105.2", "client_ip": "45.13.105.4"}
+    data["alerts"] = [first, second]
+    got = events("alertmanager", data, cfg(max_addresses=2))
+    assert [e.entities.ips for e in got] == [("45.13.105.1",), ("45.13.105.2",), ("45.13.105.2",)]
+    skipped = [v for e in got for k, v in e.evidence if k == "Skipped address"]
+    assert any("45.13.105.3" in v for v in skipped)
+    assert any("45.13.105.4" in v for v in skipped)
 
 
 def nested(levels: int) -> bytes:

@@ -185,7 +185,10 @@ class Found:
             if not address:
                 self.skipped.append(Skipped(where, str(error)))
                 return
-        self._count(address, count)  # outside the try: too many addresses still refuses the request
+        try:
+            self._count(address, count)
+        except WebhookError as error:  # past webhooks.max_addresses: this one is left out, the alert goes on
+            self.skipped.append(Skipped(where, f"{address}: {error} (webhooks.max_addresses); left out"))
 
     def add(self, value: Any, where: str, count: int = 1) -> None:
         """``value``, which the sender states is an address (the generic tool's ``ip``): strict, else 400."""
@@ -201,9 +204,9 @@ class Found:
 
     def _count(self, address: str, count: int) -> None:
         hooks = self.ctx.config.webhooks
-        self._counts[address] = self._counts.get(address, 0) + max(count, 1)
-        if len(self._counts) > hooks.max_addresses:
+        if address not in self._counts and len(self._counts) >= hooks.max_addresses:
             raise too_many_addresses(hooks.max_addresses)
+        self._counts[address] = self._counts.get(address, 0) + max(count, 1)
 
     def offenders(self) -> tuple[Offender, ...]:
         ours = {a for a in (addresses.host_part(h) for h in self.hosts) if a}

@@ -10,7 +10,7 @@ body. Every refusal is a ``WebhookError`` with its status, turned into ``{"error
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from riposte.core import guard
@@ -23,6 +23,7 @@ from riposte.sources.webhooks.base import (
     Adapter,
     Alert,
     MapContext,
+    Skipped,
     events_of,
     too_many_addresses,
 )
@@ -70,9 +71,26 @@ def _adapter(tool: str, config: Config) -> Adapter:
 def _events(alerts: Sequence[Alert], config: Config) -> list[SecurityEvent]:
     if len(alerts) > MAX_ALERTS:
         raise WebhookError(400, "too_many_alerts", f"more than {MAX_ALERTS} alerts in one request")
-    if len({o.address for a in alerts for o in a.offenders}) > config.webhooks.max_addresses:
-        raise too_many_addresses(config.webhooks.max_addresses)
-    return [event for alert in alerts for event in events_of(alert)]
+    return [event for alert in _within_limit(alerts, config.webhooks.max_addresses) for event in events_of(alert)]
+
+
+def _within_limit(alerts: Sequence[Alert], limit: int) -> list[Alert]:
+    """The alerts with at most ``limit`` distinct addresses between them, in the order sent: an address past the
+    limit is left out of its alert and listed in its ``skipped`` (a distributed attack's 101st source must not
+    lose the other 100, nor make a tool that never retries a 400 lose the whole group)."""
+    seen: set[str] = set()
+    kept = []
+    for index, alert in enumerate(alerts):
+        offenders, over = [], []
+        for offender in alert.offenders:
+            if offender.address in seen or len(seen) < limit:
+                seen.add(offender.address)
+                offenders.append(offender)
+            else:
+                reason = f"{offender.address}: {too_many_addresses(limit)} (webhooks.max_addresses); left out"
+                over.append(Skipped(f"alerts[{index}]", reason))
+        kept.append(replace(alert, offenders=tuple(offenders), skipped=(*alert.skipped, *over)) if over else alert)
+    return kept
 
 
 def map_body(tool: str, body: bytes, config: Config) -> list[SecurityEvent]:
