@@ -243,6 +243,11 @@ def detect(
     reasons += [f.reason for f in findings[1:]]
     if tally.internal:
         reasons.append("internal source (private or one of our networks): flagged for a person, never blocked")
+    if "/" in ip:
+        reasons.append(
+            f"IPv6 sources are counted per /{ip.rpartition('/')[2]}: one host's addresses rotate within it, "
+            "each too small to see alone; it is reported, and blocked, whole"
+        )
     evidence = [
         ("flows", f"{tally.flows}"),
         ("packets", f"{tally.packets}"),
@@ -352,7 +357,7 @@ def analyze(
 
 def _tally(chunk: list[str], plan: TallyPlan, nets: Networks, counters: Counters) -> dict[int, dict[str, RawTally]]:
     try:
-        return tally_lines(chunk, plan, nets.classify, counters, nets.known)
+        return tally_lines(chunk, plan, nets.classify, counters, nets.known, source_key=nets.source_key)
     except TypeError:
         # A line that is not a string (a log event whose message is a number, say): the loop's str.split refuses
         # it before any count is made. Checking each line's type beforehand would cost a pass over all of them.
@@ -360,7 +365,7 @@ def _tally(chunk: list[str], plan: TallyPlan, nets: Networks, counters: Counters
         if len(lines) == len(chunk):
             raise  # not a line's fault
         counters.malformed += len(chunk) - len(lines)
-        return tally_lines(lines, plan, nets.classify, counters, nets.known)
+        return tally_lines(lines, plan, nets.classify, counters, nets.known, source_key=nets.source_key)
 
 
 def _update_baselines(

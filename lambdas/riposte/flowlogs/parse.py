@@ -318,6 +318,8 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
     classify: Callable[[str], int],
     counters: Counters,
     known: dict[str, int] | None = None,
+    *,
+    source_key: Callable[[str], str] | None = None,
 ) -> dict[int, dict[str, RawTally]]:
     """Count inbound flow records per window start and source address: ``{window: {source: RawTally}}``.
 
@@ -325,7 +327,8 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
     networks) and, when the format has ``flow-direction``, the record is ``ingress``; the source is
     ``pkt-srcaddr`` when present (the client behind a NAT or load balancer), else ``srcaddr``. Lines that
     are not inbound flow records are counted in ``counters`` by kind; nothing raises. ``known`` is the
-    classifier's own memo (address -> classification), read directly to spare a call per line.
+    classifier's own memo (address -> classification), read directly to spare a call per line. ``source_key``
+    names an IPv6 source for counting (``Networks.source_key``: its /64); IPv4 sources are counted as they are.
 
     Why it is hand-written like this: it runs once per record and everything else in the Lambda is small
     beside it. ``make bench`` (bench/bench_flowlogs.py), on the shared 2-core development VM (2026-11-29,
@@ -362,6 +365,7 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
     i_sport, i_proto, i_flags = plan.column("srcport"), plan.column("protocol"), plan.column("tcp-flags")
     answers = has_act and i_sport >= 0
     low_ports = _LOW_PORTS
+    key_of = source_key
     admin = frozenset(str(port) for port in ADMIN_PORTS)
 
     out: dict[int, dict[str, RawTally]] = {}
@@ -432,6 +436,8 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
         src = f[i_src]
         if has_pkt_src and f[i_pkt_src] != "-":
             src = f[i_pkt_src]
+        if ":" in src and key_of is not None:
+            src = key_of(src)
         tally = windowed.get(src)
         if tally is None:
             eni = f[i_eni] if has_eni else "-"

@@ -99,6 +99,10 @@ def _segments(version: int) -> tuple[list[int], list[int]]:
     return starts, kinds
 
 
+# IPv6 sources are counted per /64 (see Networks.source_key).
+SOURCE_PREFIX_V6 = 64
+
+
 class Networks:
     """Classifies addresses as INTERNAL (one the central guard refuses, or in our own networks), EXTERNAL or
     INVALID.
@@ -127,6 +131,7 @@ class Networks:
             self._starts[version] = [lo for lo, _ in merged]
             self._ends[version] = [hi for _, hi in merged]
         self.known: dict[str, int] = {}  # memo of classify(); callers may read it directly
+        self._sources: dict[str, str] = {}  # memo of source_key()
         self._cache_size = cache_size
 
     def classify(self, address: str) -> int:
@@ -139,7 +144,35 @@ class Networks:
         self.known[address] = kind
         return kind
 
+    def source_key(self, address: str) -> str:
+        """The name a source is counted under: the /64 of a global IPv6 address (``2a0d:5600:24:7::/64``), since
+        one host's addresses rotate within its /64 (privacy addresses, or a scanner taking a new address per
+        probe, each too small to see); any other address as it is. Our own and special-purpose IPv6 addresses
+        stay per address (a /64 of ours is a whole subnet), and so do NAT64, 6to4 and the other forms that
+        carry an IPv4 address (a /64 of those is many IPv4 hosts)."""
+        found = self._sources.get(address)
+        if found is None:
+            found = self._source_key(address)
+            if len(self._sources) >= self._cache_size:
+                self._sources.clear()
+            self._sources[address] = found
+        return found
+
+    def _source_key(self, address: str) -> str:
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, address)
+        except (OSError, ValueError):
+            return address
+        if packed[:12] == _V4_MAPPED or self.classify(address) != EXTERNAL:
+            return address
+        starts, kinds = self._guard[6]
+        if kinds[bisect.bisect_right(starts, int.from_bytes(packed, "big")) - 1] == _EMBEDDED:
+            return address
+        return f"{socket.inet_ntop(socket.AF_INET6, packed[:8] + bytes(8))}/{SOURCE_PREFIX_V6}"
+
     def _classify(self, address: str) -> int:
+        if "/" in address:  # a source counted per /64 (``source_key``): judged by its first address
+            address = address.partition("/")[0]
         # inet_pton is as strict as ipaddress (dotted quads, no leading zeros) and ten times faster, which
         # matters when a minute brings a million new addresses. It raises ValueError, not OSError, for a NUL
         # or a lone surrogate in the text: garbage like any other, never a reason to fail the whole payload.

@@ -473,3 +473,32 @@ def test_a_transfer_is_held_to_higher_floors_than_a_flood() -> None:
     many = judge(SourceTally(flows=3_000, packets=85_000, bytes=120_000_000))
     assert many is not None
     assert "transfer" not in " ".join(many.reasons)
+
+
+def _v6_scan(prefix: str, probes: int, *, rotate: bool) -> list[str]:
+    lines = []
+    for n in range(probes):
+        source = f"{prefix}:{n + 1:x}:{n * 7919 % 65536:x}:0:1" if rotate else f"{prefix}::1"
+        record = {"srcaddr": source, "dstaddr": "2600:1f18:4a3:6b01::10", "srcport": 40000 + n, "dstport": n + 1}
+        record.update({"protocol": 6, "packets": 1, "bytes": 80, "start": W + 5, "end": W + 6, "action": "REJECT"})
+        lines.append(scenario.render(record))
+    return lines
+
+
+def test_an_ipv6_scanner_rotating_its_address_within_a_slash_64_is_one_source() -> None:
+    for rotate in (True, False):
+        found = verdicts(
+            analyze(
+                [_v6_scan("2a0d:5600:24:7", 200, rotate=rotate)], MemoryFlowState(), now=W + 120, networks=NETWORKS
+            ).offenders
+        )
+        assert found == {("2a0d:5600:24:7::/64", W): (("port_scan",), False)}
+    # Spread over two /64s at half the threshold each: two sources, neither a scan.
+    halves = _v6_scan("2a0d:5600:24:7", 16, rotate=True) + _v6_scan("2a0d:5600:24:8", 16, rotate=True)
+    assert analyze([halves], MemoryFlowState(), now=W + 120, networks=NETWORKS).offenders == ()
+
+
+def test_an_ipv6_offender_says_it_is_counted_and_blocked_per_slash_64() -> None:
+    found = analyze([_v6_scan("2a0d:5600:24:7", 200, rotate=True)], MemoryFlowState(), now=W + 120, networks=NETWORKS)
+    (offender,) = found.offenders
+    assert any("counted per /64" in reason for reason in offender.reasons)

@@ -243,3 +243,28 @@ def test_invalid_sources_are_counted_not_kept() -> None:
     window.fold({"not-an-ip": raw(2, 2), "-": raw(3, 3)})
     assert window.tallies() == {}
     assert (window.invalid_flows, window.missing_flows) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("2a0d:5600:24:7::1", "2a0d:5600:24:7::/64"),
+        ("2a0d:5600:24:7:aaaa:bbbb:cccc:dddd", "2a0d:5600:24:7::/64"),  # a rotated address: the same source
+        ("2a0d:5600:24:8::1", "2a0d:5600:24:8::/64"),  # the next /64: another
+        ("45.13.104.1", "45.13.104.1"),
+        ("2600:1f18:4a3:6b01::10", "2600:1f18:4a3:6b01::10"),  # ours: a /64 of ours is a subnet of hosts
+        ("::ffff:45.13.104.1", "::ffff:45.13.104.1"),  # an IPv4 host
+        ("64:ff9b::2d0d:6801", "64:ff9b::2d0d:6801"),  # NAT64: IPv4 hosts behind one prefix
+        ("2002:2d0d:6801::1", "2002:2d0d:6801::1"),  # 6to4 likewise
+        ("2001:db8::1", "2001:db8::1"),  # documentation: never a source to block
+        ("fe80::1", "fe80::1"),
+        ("-", "-"),
+        ("garbage", "garbage"),
+    ],
+)
+def test_ipv6_sources_are_counted_per_slash_64_where_that_is_one_host(address: str, key: str) -> None:
+    nets = Networks(own=["2600:1f18:4a3:6b00::/56"])
+    assert nets.source_key(address) == key
+    assert nets.source_key(address) == key  # memoized alike
+    if key.endswith("/64"):
+        assert nets.classify(key) == EXTERNAL
