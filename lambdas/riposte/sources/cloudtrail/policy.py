@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
+from riposte.core.guard import world_wide
 from riposte.sources.cloudtrail.record import account_of, as_list
 
 # Condition keys that pin a "*" principal to known callers (any operator, ForAnyValue:/ForAllValues: included).
@@ -69,9 +70,68 @@ def restricted(statement: Mapping[str, Any], keys: frozenset[str] = RESTRICTING_
     return bool(condition_keys(statement) & keys)
 
 
+# Restricting keys whose values are opaque identifiers (an endpoint, a VPC, an organization, an account): a wildcard
+# in one ("vpce-*", "o-*") matches anybody's, so it pins nothing.
+_OPAQUE_KEYS = frozenset(
+    k.lower()
+    for k in (
+        "aws:SourceVpce",
+        "aws:SourceVpc",
+        "aws:PrincipalOrgID",
+        "aws:PrincipalAccount",
+        "aws:SourceAccount",
+        "aws:SourceOrgID",
+        "kms:CallerAccount",
+    )
+)
+_SOURCE_IP = "aws:sourceip"
+
+
+def _pins(operator: str, key: str, values: list[Any]) -> bool:
+    """Whether one condition clause limits who may call: not when it negates ("everyone but": StringNotEquals,
+    NotIpAddress), holds only when the key is present (Null) or also when it is absent (...IfExists, true for a
+    call from the internet, which carries no aws:SourceVpce), or when its values match anyone (0.0.0.0/0 or any
+    prefix as wide, a "*" pattern, a wildcard in an endpoint or account id)."""
+    base = operator.lower().rsplit(":", 1)[-1]
+    texts = [str(v) for v in values if isinstance(v, str | int)]
+    if not texts or "not" in base or base == "null" or base.endswith("ifexists"):
+        return False
+    if key == _SOURCE_IP:
+        return not any(world_wide(v) for v in texts)
+    if "like" not in base:
+        return True
+    return not any(_matches_anyone(key, v) for v in texts)
+
+
+def _matches_anyone(key: str, pattern: str) -> bool:
+    wildcard = "*" in pattern or "?" in pattern
+    return wildcard and (set(pattern) <= {"*", "?"} or key in _OPAQUE_KEYS)
+
+
+def _pinned(statement: Mapping[str, Any]) -> bool:
+    """A condition on a restricting key (source VPC or endpoint, organization, account, ARN, address) that really
+    limits the callers; clauses are ANDed, so one is enough."""
+    condition = statement.get("Condition")
+    for operator, clause in condition.items() if isinstance(condition, Mapping) else ():
+        for key, value in clause.items() if isinstance(clause, Mapping) else ():
+            lowered = str(key).lower()
+            if lowered in RESTRICTING_KEYS and _pins(str(operator), lowered, as_list(value)):
+                return True
+    return False
+
+
+def anyone(statement: Mapping[str, Any]) -> bool:
+    """Allows anybody: a ``*`` principal, or ``NotPrincipal`` (everyone but those named), with no condition that
+    really pins the caller."""
+    if not allows(statement):
+        return False
+    everyone = "*" in aws_principals(statement) or "NotPrincipal" in statement
+    return everyone and not _pinned(statement)
+
+
 def is_public(statement: Mapping[str, Any]) -> bool:
-    """Allows anyone at all: a ``*`` principal with no condition that pins the caller."""
-    return allows(statement) and "*" in aws_principals(statement) and not restricted(statement)
+    """Allows anyone at all (``anyone``): what makes a bucket, repository, key or function policy public."""
+    return anyone(statement)
 
 
 def foreign_accounts(document: Mapping[str, Any], trusted: Callable[[str], bool]) -> list[str]:

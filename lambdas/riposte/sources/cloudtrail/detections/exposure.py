@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from riposte.core.guard import world_wide
 from riposte.sources.cloudtrail import policy
 from riposte.sources.cloudtrail.detections.base import (
     CRITICAL,
@@ -40,66 +39,8 @@ from riposte.sources.cloudtrail.record import (
     text,
 )
 
-# Restricting keys whose values are opaque identifiers (an endpoint, a VPC, an organization, an account): a wildcard
-# in one ("vpce-*", "o-*") matches anybody's, so it pins nothing.
-_OPAQUE_KEYS = frozenset(
-    k.lower()
-    for k in (
-        "aws:SourceVpce",
-        "aws:SourceVpc",
-        "aws:PrincipalOrgID",
-        "aws:PrincipalAccount",
-        "aws:SourceAccount",
-        "aws:SourceOrgID",
-        "kms:CallerAccount",
-    )
-)
-_SOURCE_IP = "aws:sourceip"
-
 # Actions that let anyone change or delete what the bucket holds.
 _S3_WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:PutObjectAcl", "s3:PutBucketPolicy", "s3:DeleteBucket")
-
-
-def _pins(operator: str, key: str, values: list[Any]) -> bool:
-    """Whether one condition clause limits who may call: not when it negates ("everyone but": StringNotEquals,
-    NotIpAddress), holds only when the key is present (Null) or also when it is absent (...IfExists, true for a
-    call from the internet, which carries no aws:SourceVpce), or when its values match anyone (0.0.0.0/0 or any
-    prefix as wide, a "*" pattern, a wildcard in an endpoint or account id)."""
-    base = operator.lower().rsplit(":", 1)[-1]
-    texts = [str(v) for v in values if isinstance(v, str | int)]
-    if not texts or "not" in base or base == "null" or base.endswith("ifexists"):
-        return False
-    if key == _SOURCE_IP:
-        return not any(world_wide(v) for v in texts)
-    if "like" not in base:
-        return True
-    return not any(_matches_anyone(key, v) for v in texts)
-
-
-def _matches_anyone(key: str, pattern: str) -> bool:
-    wildcard = "*" in pattern or "?" in pattern
-    return wildcard and (set(pattern) <= {"*", "?"} or key in _OPAQUE_KEYS)
-
-
-def _pinned(statement: Mapping[str, Any]) -> bool:
-    """A condition on a restricting key (source VPC or endpoint, organization, account, ARN, address) that really
-    limits the callers; clauses are ANDed, so one is enough."""
-    condition = statement.get("Condition")
-    for operator, clause in condition.items() if isinstance(condition, Mapping) else ():
-        for key, value in clause.items() if isinstance(clause, Mapping) else ():
-            lowered = str(key).lower()
-            if lowered in policy.RESTRICTING_KEYS and _pins(str(operator), lowered, as_list(value)):
-                return True
-    return False
-
-
-def anyone(statement: Mapping[str, Any]) -> bool:
-    """Allows anybody: a ``*`` principal, or ``NotPrincipal`` (everyone but those named), with no condition that
-    really pins the caller."""
-    if not policy.allows(statement):
-        return False
-    everyone = "*" in policy.aws_principals(statement) or "NotPrincipal" in statement
-    return everyone and not _pinned(statement)
 
 
 def _bucket(r: Record) -> str:
@@ -132,7 +73,7 @@ def _bucket(r: Record) -> str:
     benign="Deny statements for '*' (TLS-only) and grants limited to our VPC endpoint or organization never fire.",
 )
 def s3_bucket_policy_public(r: Record, ctx: Context) -> Hit | None:
-    public = [s for s in policy.statements(r.param_document("bucketPolicy")) if anyone(s)]
+    public = [s for s in policy.statements(r.param_document("bucketPolicy")) if policy.is_public(s)]
     if not public:
         return None
     writes = any(policy.grants(s, *_S3_WRITES) for s in public)
