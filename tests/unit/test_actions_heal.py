@@ -3,10 +3,13 @@ its before state recorded, only the world-open admin-port rule revoked, dry-run 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from riposte import sources
 from riposte.actions.accounts import IngressRule, KeyState, PublicAccessBlock
 from riposte.actions.heal import CONTROLS, DETECTIONS, Heal, Target, parse_rule_reference, record_key
 from riposte.adapters.fakes import FakeAccount, MemoryRecords
@@ -15,6 +18,7 @@ from riposte.core.model import EventKind, Party, Role, SecurityEvent, Status
 from riposte.engine import setup
 from tests.unit.test_actions_common import HOME, config, context, event
 
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 GROUP = "sg-0123456789abcdef0"
 WORLD_SSH = IngressRule("tcp", 22, 22, "0.0.0.0/0", "sgr-00000000000000001")
 OFFICE_SSH = IngressRule("tcp", 22, 22, "81.2.69.0/24", "sgr-00000000000000002")
@@ -52,6 +56,12 @@ def test_every_detection_maps_to_a_known_control_and_every_control_is_healable()
         ("guardduty_detector_disabled", "detector", "12abc34d", f"guardduty_detector:{HOME}/us-east-1/12abc34d"),
         (
             "sg_ingress_open_to_world",
+            "security_group_rule",
+            f"{GROUP}/sgr-00000000000000001",
+            f"admin_port_ingress:{HOME}/us-east-1/{GROUP}/sgr-00000000000000001",
+        ),
+        (
+            "sg_rule_modified_open_to_world",
             "security_group_rule",
             f"{GROUP}/sgr-00000000000000001",
             f"admin_port_ingress:{HOME}/us-east-1/{GROUP}/sgr-00000000000000001",
@@ -309,3 +319,21 @@ def test_a_rule_open_to_half_the_internet_is_world_open_and_a_private_wide_one_i
     ]
     assert statuses == [Status.DONE, Status.DONE, Status.REFUSED, Status.REFUSED]
     assert account.controls.groups[GROUP] == [narrower, private]
+
+
+def test_an_outbound_rule_rewritten_to_the_world_is_never_revoked() -> None:
+    account = FakeAccount()
+    account.controls.groups[GROUP] = [OFFICE_SSH]  # the inbound rules; the rewritten one is outbound
+    outcome = healed(f"admin_port_ingress:{HOME}/us-east-1/{GROUP}/sgr-0000000000000eeee", account)
+    assert outcome.status is Status.DONE
+    assert "nothing to heal" in outcome.detail
+    assert account.calls == []
+
+
+def test_a_rule_rewritten_to_the_world_is_a_heal_target_by_its_rule_id() -> None:
+    cases = json.loads((EVENTS / "cloudtrail" / "sg_rule_modified_open_to_world.cases").read_text())
+    event = sources.normalize(cases[0]["event"])
+    (target,) = Heal().targets(event, config())
+    assert target.startswith("admin_port_ingress:")
+    assert "/sg-" in target
+    assert target.rsplit("/", 1)[1].startswith("sgr-")

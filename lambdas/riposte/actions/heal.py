@@ -7,7 +7,8 @@ the permissions of the enabled ones.
 
 - trail_logging (cloudtrail_stop_logging): StartLogging.
 - guardduty_detector (guardduty_detector_disabled): UpdateDetector(Enable=true).
-- admin_port_ingress (sg_ingress_open_to_world): revoke exactly the world-open rule on an admin port.
+- admin_port_ingress (sg_ingress_open_to_world, sg_rule_modified_open_to_world): revoke exactly the world-open
+  inbound rule on an admin port.
 - bucket_public_access_block (s3_bucket_public_access_block_weakened): all four settings on.
 - account_public_access_block (s3_account_public_access_block_weakened, and GuardDuty's
   Policy:S3/AccountBlockPublicAccessDisabled): all four settings on.
@@ -49,6 +50,9 @@ DETECTIONS: dict[str, tuple[str, str]] = {
     "cloudtrail_stop_logging": ("trail_logging", "trail"),
     "guardduty_detector_disabled": ("guardduty_detector", "detector"),
     "sg_ingress_open_to_world": ("admin_port_ingress", "security_group_rule"),
+    # A rule rewritten in place; the request does not say inbound or outbound: the control reads the group's
+    # inbound rules, so an outbound one is never found, never revoked.
+    "sg_rule_modified_open_to_world": ("admin_port_ingress", "security_group_rule"),
     "s3_bucket_public_access_block_weakened": ("bucket_public_access_block", "bucket"),
     "s3_account_public_access_block_weakened": ("account_public_access_block", "account"),
     # GuardDuty's own finding for the same switched-off control.

@@ -197,10 +197,13 @@ def sg_rule_modified_open_to_world(r: Record, ctx: Context) -> Hit | None:
         return None
     request = r.param("ModifySecurityGroupRulesRequest")
     group = text(dig(request, "GroupId")) or text(r.param("GroupId"))
+    # The rewritten rules by id: what a heal revokes, after reading that each is inbound and world-open.
+    references = [f"{group}/{rule}" for rule in rules if rule] if group else []
     return Hit(
         f"security group {group} rule rewritten: {'; '.join(opened)}",
         severity=worst,
         facts=facts(("Security group", group), ("Rules", [x for x in rules if x])),
+        parties=tuple(p for ref in references for p in affected("security_group_rule", ref)),
     )
 
 
