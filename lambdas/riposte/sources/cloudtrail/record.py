@@ -25,6 +25,10 @@ CONSOLE_SIGN_IN = "AWS Console Sign In via CloudTrail"
 DETAIL_TYPES = frozenset(
     {API_CALL, CONSOLE_SIGN_IN, "AWS Service Event via CloudTrail", "AWS Console Action via CloudTrail"}
 )
+# CloudTrail Insights (unusual API call or error rates): recognized, so that they are named for what they are, and
+# refused, since no detection reads them.
+INSIGHT = "AWS Insight via CloudTrail"
+INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
 
 # EventBridge's "source" is "aws." + the first label of eventSource, except CloudWatch's.
 EVENTBRIDGE_SOURCE_EXCEPTIONS = {"monitoring.amazonaws.com": "aws.cloudwatch"}

@@ -41,7 +41,7 @@ from riposte.sources.cloudtrail.detections.base import (
     Hit,
     native_severity,
 )
-from riposte.sources.cloudtrail.record import DETAIL_TYPES, Record
+from riposte.sources.cloudtrail.record import DETAIL_TYPES, INSIGHT, INSIGHT_EVENT_TYPE, Record
 
 # Until the source is handed the configuration, detections run with the defaults: only our own account is
 # trusted, no address is corporate, no VPC is declared isolated.
@@ -56,9 +56,21 @@ def records(data: Any) -> Iterator[Any]:
         yield from data["Records"]
 
 
+def _insight(detail: Mapping[str, Any]) -> InputError:
+    found = detail.get("insightDetails")
+    found = found if isinstance(found, Mapping) else {}
+    what = " ".join(str(found.get(k, "")) for k in ("insightType", "eventSource", "eventName", "state")).strip()
+    return InputError(
+        f"cloudtrail: a CloudTrail Insights event ({what or 'no details'}): an unusual rate of calls or errors, "
+        "which no Riposte detection reads; not evaluated"
+    )
+
+
 def parse(raw: Mapping[str, Any]) -> Record:
     if envelopes.is_eventbridge(raw):
         envelope = envelopes.eventbridge(raw)
+        if envelope.detail_type == INSIGHT:
+            raise _insight(envelope.detail)
         if envelope.detail_type not in DETAIL_TYPES:
             raise InputError(f"cloudtrail: detail-type {envelope.detail_type!r} is not a CloudTrail one")
         detail: Mapping[str, Any] = envelope.detail
@@ -69,6 +81,8 @@ def parse(raw: Mapping[str, Any]) -> Record:
         )
     else:
         detail = raw
+    if detail.get("eventType") == INSIGHT_EVENT_TYPE:
+        raise _insight(detail)
     try:
         return Record.model_validate(detail)
     except ValidationError as error:
@@ -83,8 +97,8 @@ class CloudTrailSource(Source):
 
     def matches(self, raw: Mapping[str, Any]) -> bool:
         if envelopes.is_eventbridge(raw):
-            return raw.get("detail-type") in DETAIL_TYPES
-        if isinstance(raw.get("Records"), list):
+            return raw.get("detail-type") in DETAIL_TYPES or raw.get("detail-type") == INSIGHT
+        if isinstance(raw.get("Records"), list) or raw.get("eventType") == INSIGHT_EVENT_TYPE:
             return True
         return "eventSource" in raw and "eventName" in raw and ("eventVersion" in raw or "userIdentity" in raw)
 
