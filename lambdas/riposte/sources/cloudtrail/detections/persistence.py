@@ -282,8 +282,8 @@ def iam_login_profile_for_other_user(r: Record, ctx: Context) -> Hit | None:
 )
 def iam_access_key_for_other_user(r: Record, ctx: Context) -> Hit | None:
     user = _other_user(r)
-    if user is None or r.user_identity.type == "Root":
-        return None  # root's own key is root_access_key_created
+    if user is None:
+        return None  # the caller's own key (root's is root_access_key_created)
     key = text(dig(r.response, "accessKey", "accessKeyId"))
     return Hit(
         f"access key {key or '(id not logged)'} created for user {user}",
