@@ -554,3 +554,40 @@ def kms_key_policy_opened(r: Record, ctx: Context) -> Hit | None:
     return Hit(
         f"key {key} usable by account(s) {', '.join(accounts)}", parties=foreign(*accounts), facts=facts(("Key", key))
     )
+
+
+@detection(
+    id="s3_replication_to_foreign_account",
+    title="Bucket replicated to an unknown account",
+    severity=HIGH,
+    response=Response.PAGE,
+    listens=(calls(S3, "PutBucketReplication"),),
+    rationale=(
+        "A replication rule copies every new object (and, with batch replication, the old ones) to a bucket "
+        "another account owns: a quiet, continuous exfiltration that outlives the attacker's access."
+    ),
+    references=(
+        "MITRE ATT&CK T1537",
+        "Datadog Security Labs: S3 replication for exfiltration",
+    ),
+    playbook=(
+        "Delete the replication rule (s3:DeleteBucketReplication) unless the destination account is yours",
+        "Check what was replicated since (the destination's replication metrics, S3 data events)",
+        "Contain the actor",
+    ),
+    remediation="s3:DeleteBucketReplication(Bucket), or PutBucketReplication without the foreign rule",
+    benign="Replication to our own or trusted accounts (DR, backup) never fires.",
+)
+def s3_replication_to_foreign_account(r: Record, ctx: Context) -> Hit | None:
+    configuration = r.param("ReplicationConfiguration")
+    rules = [x for x in as_list(dig(configuration, "Rule")) if isinstance(x, Mapping)]
+    owners = [text(dig(rule, "Destination", "Account")) for rule in rules if text(dig(rule, "Status")) != "Disabled"]
+    accounts = sorted({a for a in owners if ACCOUNT_ID.fullmatch(a) and not ctx.trusted(a, r)})
+    if not accounts:
+        return None
+    bucket = _bucket(r)
+    return Hit(
+        f"bucket {bucket} replicated to account(s) {', '.join(accounts)}",
+        parties=(*affected("bucket", bucket), *foreign(*accounts)),
+        facts=facts(("Bucket", bucket)),
+    )

@@ -10,6 +10,7 @@ from riposte.core.model import Party, Severity
 from riposte.sources.cloudtrail import policy
 from riposte.sources.cloudtrail.detections.base import (
     CRITICAL,
+    EC2,
     HIGH,
     IAM,
     LAMBDA,
@@ -604,4 +605,42 @@ def lambda_layer_foreign_account(r: Record, ctx: Context) -> Hit | None:
     return Hit(
         f"function {name} runs layer(s) {', '.join(unknown)}",
         parties=(*affected("function", name), *foreign(*owners)),
+    )
+
+
+@detection(
+    id="ec2_user_data_modified",
+    title="Instance user data replaced",
+    severity=MEDIUM,
+    listens=(calls(EC2, "ModifyInstanceAttribute"),),
+    rationale=(
+        "User data runs as root when the instance next starts: replacing it on a stopped instance is a way to run "
+        "code on it without logging in, and to keep it there. CloudTrail redacts the script. High from an address "
+        "outside the corporate networks."
+    ),
+    references=(
+        "MITRE ATT&CK T1059.009",
+        "MITRE ATT&CK T1037",
+        "Stratus Red Team aws.execution.ec2-user-data",
+        "Elastic: EC2 Modify Instance Attribute User Data",
+    ),
+    playbook=(
+        "Read the instance's user data (ec2:DescribeInstanceAttribute userData) and compare it with your IaC",
+        "Look for the StopInstances and StartInstances around it, and for the instance's outbound connections since",
+        "Contain the actor if the change was not planned",
+    ),
+    remediation="ec2:ModifyInstanceAttribute(InstanceId, UserData=<the script from IaC>) while the instance is stopped",
+    benign="Other attributes (instance type, security groups, source/dest check) never fire.",
+)
+def ec2_user_data_modified(r: Record, ctx: Context) -> Hit | None:
+    # Two request shapes: {"userData": ...} and {"attribute": "userData", "value": ...}.
+    named = text(r.param("attribute")).lower() == "userdata"
+    if r.param("userData") is None and not named:
+        return None
+    instance = text(r.param("instanceId"))
+    return Hit(
+        f"user data of instance {instance or '(not logged)'} replaced",
+        severity=MEDIUM if ctx.corporate(r.source_ip_address) else HIGH,
+        parties=affected("instance", instance),
+        facts=facts(("Instance", instance)),
     )
