@@ -457,6 +457,12 @@ class FlowLogs(_Frozen):
     # Our own globally routable networks (a VPC's IPv6 block, public IPv4 ranges): traffic to them is inbound,
     # traffic from them is ours. Private ranges are always ours.
     own_cidrs: tuple[Cidr, ...] = ()
+    # Ports of remote servers our hosts call, beyond the registered ones Riposte knows (Kafka, databases, VPNs...):
+    # their answers through a NAT gateway, which may reach any port from 1024 up, are replies, not attacks.
+    service_ports: tuple[Annotated[int, Field(ge=1024, le=65535)], ...] = ()
+    # Global IPv6 sources are counted, reported and blocked per prefix of this length: one host's addresses rotate
+    # within its /64. 128 counts each address alone (networks where many users share a /64).
+    ipv6_source_prefix: Annotated[int, Field(ge=48, le=128)] = 64
     # Detection thresholds by name (riposte.flowlogs.Thresholds: volume_packets, scan_ports, brute_flows...),
     # over their defaults.
     detection: dict[Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")], float] = Field(default_factory=dict)

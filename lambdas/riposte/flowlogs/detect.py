@@ -42,12 +42,13 @@ class Thresholds:
     volume_packets: int = 30_000
     volume_bytes: int = 50_000_000
     volume_flows: int = 3_000
-    # A transfer is not a flood: traffic that is all accepted, in fewer flows than the flows floor, with full-size
+    # A transfer is not a flood: traffic that is accepted, in at most ``transfer_flows`` flows, with full-size
     # packets (on average at least this many bytes: a backup, an upload, a VPN peer) is held to floors this many
     # times higher (so 500 MB a minute, ~67 Mbit/s, before it is reported, and twice that before it is blocked).
     # Floods are small packets (SYN, HTTP requests), many flows, or rejected.
     transfer_packet_bytes: int = 1_000
     transfer_factor: float = 10.0
+    transfer_flows: int = 100
     # Over the population: robust z >= 3.5 (the usual cut for modified z-scores) on log2 values, with the MAD
     # taken as at least one octave, so at least 2**(3.5 * 1.48) ~ 36x the window's median source. The test
     # needs enough sources to say what is usual; with fewer it is not applied.
@@ -153,9 +154,11 @@ def _volume(
     mature = before is not None and before[0] >= t.baseline_min_windows
     if tally.internal and not mature:
         return []  # a new internal service is not an anomaly worth a page
+    # A stray rejected packet or two (a late FIN after the security group forgot the connection) does not make a
+    # transfer a flood; a hundred connections are no longer one upload.
     transfer = (
-        tally.rejects == 0
-        and tally.flows < t.volume_flows
+        tally.rejects <= max(2, tally.flows // 100)
+        and tally.flows <= t.transfer_flows
         and tally.bytes >= t.transfer_packet_bytes * max(tally.packets, 1)
     )
     factor = t.transfer_factor if transfer else 1
@@ -356,8 +359,13 @@ def analyze(
 
 
 def _tally(chunk: list[str], plan: TallyPlan, nets: Networks, counters: Counters) -> dict[int, dict[str, RawTally]]:
+    def count(lines: list[str]) -> dict[int, dict[str, RawTally]]:
+        return tally_lines(
+            lines, plan, nets.classify, counters, nets.known, source_key=nets.source_key, services=nets.services
+        )
+
     try:
-        return tally_lines(chunk, plan, nets.classify, counters, nets.known, source_key=nets.source_key)
+        return count(chunk)
     except TypeError:
         # A line that is not a string (a log event whose message is a number, say): the loop's str.split refuses
         # it before any count is made. Checking each line's type beforehand would cost a pass over all of them.
@@ -365,7 +373,7 @@ def _tally(chunk: list[str], plan: TallyPlan, nets: Networks, counters: Counters
         if len(lines) == len(chunk):
             raise  # not a line's fault
         counters.malformed += len(chunk) - len(lines)
-        return tally_lines(lines, plan, nets.classify, counters, nets.known, source_key=nets.source_key)
+        return count(lines)
 
 
 def _update_baselines(

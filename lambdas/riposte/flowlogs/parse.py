@@ -239,18 +239,25 @@ _LOW_PORTS = frozenset(str(port) for port in range(1024))
 # HTTPS, Kubernetes API, LDAPS/Global Catalog...): their answers reach a NAT gateway, which picks its ports
 # anywhere in 1024-65535, on ports below the ephemeral range.
 SERVICE_PORTS = frozenset(
-    {1433, 1521, 2049, 2181, 2379, 3268, 3269, 3306, 4222, 5432, 5671, 5672, 6379, 6443, 7000, 7001, 8020, 8080}
-    | {8443, 8883, 9000, 9042, 9092, 9093, 9094, 9200, 9243, 9300, 9418, 11211, 15672, 27017, 27018, 50070}
+    {1194, 1433, 1521, 2049, 2181, 2379, 3268, 3269, 3306, 4222, 4500, 5432, 5671, 5672, 6379, 6443, 7000, 7001}
+    | {8020, 8080, 8443, 8883, 9000, 9042, 9092, 9093, 9094, 9200, 9243, 9300, 9418, 11211, 15672, 27017, 27018}
+    | {50070, 51820}  # OpenVPN 1194, IPsec NAT-T 4500 and WireGuard 51820: VPN servers our hosts connect to
 )
 # UDP ports that reflection/amplification floods come from (DNS, NTP, SNMP, SSDP, memcached, CLDAP, chargen,
-# QOTD, portmap, NetBIOS, mDNS, WS-Discovery, ARMS, OpenVPN, CoAP...). An answer from one of them to a question
+# QOTD, portmap, NetBIOS, mDNS, WS-Discovery, ARMS, CoAP...). An answer from one of them to a question
 # of ours is a packet or two per flow; more than AMPLIFIER_PACKETS in a flow is a flood whatever port it hits.
-AMPLIFIERS = frozenset({17, 19, 53, 69, 111, 123, 137, 161, 389, 1194, 1900, 3283, 3702, 5353, 5683, 11211})
+AMPLIFIERS = frozenset({17, 19, 53, 69, 111, 123, 137, 161, 389, 1900, 3283, 3702, 5353, 5683, 11211})
 AMPLIFIER_PACKETS = 100
 
 
 def is_reply(  # noqa: PLR0911 - one return per rule, in the docstring's order
-    srcport: str, dstport: str, protocol: str, tcp_flags: str, packets: str = "1"
+    srcport: str,
+    dstport: str,
+    protocol: str,
+    tcp_flags: str,
+    packets: str = "1",
+    *,
+    services: frozenset[int] = SERVICE_PORTS,
 ) -> bool:
     """Whether an accepted inbound record is a remote server's answer to a connection our host opened.
 
@@ -259,26 +266,22 @@ def is_reply(  # noqa: PLR0911 - one return per rule, in the docstring's order
     that our hosts call all day. Counting those would block the CDN. Only accepted records are asked: a
     security group is stateful and lets answers in on ports it does not open, so an accepted record to one of
     our high ports is almost always an answer; a reflection flood or a SYN-ACK flood that no connection of
-    ours asked for is rejected, and stays counted.
+    ours asked for is rejected, and stays counted. In order:
 
-    - TCP with ``tcp-flags`` in the format: a SYN-ACK from the remote (16) says we opened the connection; a
-      SYN without it says the remote did, whatever the ports. Most intervals of a long connection carry
-      neither (0, FIN, RST), and then the ports decide.
-    - The ports (TCP and UDP): the remote's port is a service port and ours is not, i.e. theirs below 1024 and
-      ours 1024 or above, theirs below the ephemeral range and ours in it, or theirs a registered server port
-      (``SERVICE_PORTS``: a NAT gateway's ports start at 1024) and ours another above 1023. A destination
-      port that is an admin port (3389, 5432...) is never taken for ours: an attacker may send from port 80
-      to an open RDP port, and password guessing must still be seen. What this cannot tell: an attacker
-      sending from a service port to a service of ours on a high port, accepted, without a SYN in the interval.
-    - UDP from an amplifier's port (``AMPLIFIERS``) with more than ``AMPLIFIER_PACKETS`` packets in the record
-      is a reflection flood, not an answer, even where the security group lets it in (an open UDP port).
+    - A destination port that is an admin port (3389, 5432...) is never taken for ours, whatever the flags
+      say (flags are ORed over the interval: a SYN and a forged SYN-ACK read as a SYN-ACK): password guessing
+      must still be seen, from any source port.
+    - TCP with ``tcp-flags`` in the format: a SYN without a SYN-ACK says the remote opened the connection,
+      whatever the ports; a SYN-ACK from the remote to one of our ephemeral ports says we did. Most intervals
+      of a long connection carry neither (0, FIN, RST), and then the ports decide.
+    - The ports: the remote's port is a service port and ours is not, i.e. theirs below 1024 and ours 1024 or
+      above, or theirs a server port (``services``: registered ones, and ``flowlogs.service_ports``; a NAT
+      gateway's ports start at 1024) and ours another above 1023; for TCP also theirs below the ephemeral
+      range and ours in it. UDP is held tighter: any port below 32768 can be a flood's source port, and UDP
+      from an amplifier's port (``AMPLIFIERS``) with more than ``AMPLIFIER_PACKETS`` packets in the record is a
+      reflection flood even where an open port lets it in. What this cannot tell: an attacker sending from a
+      service port to a service of ours on a high port, accepted, without a SYN in the interval.
     """
-    if protocol == "6" and tcp_flags != "-":
-        bits = int(tcp_flags) if tcp_flags.isascii() and tcp_flags.isdigit() and len(tcp_flags) < 4 else 0
-        if bits & _SYN_ACK:
-            return True
-        if bits & _SYN:
-            return False
     if protocol not in ("6", "17", ""):  # "": the format has no protocol; the ports say what they can
         return False
     ports = srcport + dstport
@@ -287,9 +290,17 @@ def is_reply(  # noqa: PLR0911 - one return per rule, in the docstring's order
     theirs, ours = int(srcport), int(dstport)
     if ours in ADMIN_PORTS or ours > 65535:
         return False
-    if protocol == "17" and theirs in AMPLIFIERS and not (packets.isdigit() and int(packets) <= AMPLIFIER_PACKETS):
-        return False
-    return theirs < 1024 <= ours or theirs < EPHEMERAL <= ours or (theirs in SERVICE_PORTS and 1024 <= ours != theirs)
+    if protocol == "6" and tcp_flags != "-":
+        bits = int(tcp_flags) if tcp_flags.isascii() and tcp_flags.isdigit() and len(tcp_flags) < 4 else 0
+        if bits & _SYN and not bits & _SYN_ACK:
+            return False
+        if bits & _SYN_ACK and ours >= EPHEMERAL:
+            return True
+    served = theirs < 1024 <= ours or (theirs in services and 1024 <= ours != theirs)
+    if protocol == "17":
+        flood = theirs in AMPLIFIERS and not (packets.isdigit() and int(packets) <= AMPLIFIER_PACKETS)
+        return served and not flood
+    return served or theirs < EPHEMERAL <= ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +331,7 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
     known: dict[str, int] | None = None,
     *,
     source_key: Callable[[str], str] | None = None,
+    services: frozenset[int] = SERVICE_PORTS,
 ) -> dict[int, dict[str, RawTally]]:
     """Count inbound flow records per window start and source address: ``{window: {source: RawTally}}``.
 
@@ -329,6 +341,7 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
     are not inbound flow records are counted in ``counters`` by kind; nothing raises. ``known`` is the
     classifier's own memo (address -> classification), read directly to spare a call per line. ``source_key``
     names an IPv6 source for counting (``Networks.source_key``: its /64); IPv4 sources are counted as they are.
+    ``services`` are the remote server ports whose answers are replies (``is_reply``).
 
     Why it is hand-written like this: it runs once per record and everything else in the Lambda is small
     beside it. ``make bench`` (bench/bench_flowlogs.py), on the shared 2-core development VM (2026-11-29,
@@ -410,6 +423,7 @@ def tally_lines(  # noqa: PLR0912, PLR0915 - one loop on purpose, see the docstr
                 f[i_proto] if i_proto >= 0 else "",
                 f[i_flags] if i_flags >= 0 else "-",
                 f[i_packets],
+                services=services,
             )
         ):
             replies += 1

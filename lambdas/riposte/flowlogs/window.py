@@ -63,6 +63,7 @@ from riposte.flowlogs.parse import (
     RANK_PACKETS,
     RANK_SUSPECT,
     REJECTS,
+    SERVICE_PORTS,
     RawTally,
 )
 
@@ -99,7 +100,7 @@ def _segments(version: int) -> tuple[list[int], list[int]]:
     return starts, kinds
 
 
-# IPv6 sources are counted per /64 (see Networks.source_key).
+# IPv6 sources are counted per /64 by default (see Networks.source_key; flowlogs.ipv6_source_prefix).
 SOURCE_PREFIX_V6 = 64
 
 
@@ -113,7 +114,20 @@ class Networks:
     inbound, traffic from them is ours. Lookups are cached (bounded), since the same addresses recur.
     """
 
-    def __init__(self, own: Iterable[str] = (), *, cache_size: int = 65536) -> None:
+    def __init__(
+        self,
+        own: Iterable[str] = (),
+        *,
+        services: Iterable[int] = (),
+        ipv6_prefix: int = SOURCE_PREFIX_V6,
+        cache_size: int = 65536,
+    ) -> None:
+        if not 0 < ipv6_prefix <= 128:
+            raise ValueError(f"ipv6_prefix: must be 1-128, got {ipv6_prefix}")
+        self._v6_prefix = ipv6_prefix
+        self._v6_mask = ((1 << ipv6_prefix) - 1) << (128 - ipv6_prefix)
+        # The remote servers' ports whose answers are replies (``parse.is_reply``): the registered ones and ours.
+        self.services = SERVICE_PORTS | frozenset(services)
         self._guard = {version: _segments(version) for version in (4, 6)}
         spans: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
         for cidr in own:
@@ -165,10 +179,12 @@ class Networks:
             return address
         if packed[:12] == _V4_MAPPED or self.classify(address) != EXTERNAL:
             return address
+        value = int.from_bytes(packed, "big")
         starts, kinds = self._guard[6]
-        if kinds[bisect.bisect_right(starts, int.from_bytes(packed, "big")) - 1] == _EMBEDDED:
+        if self._v6_prefix == 128 or kinds[bisect.bisect_right(starts, value) - 1] == _EMBEDDED:
             return address
-        return f"{socket.inet_ntop(socket.AF_INET6, packed[:8] + bytes(8))}/{SOURCE_PREFIX_V6}"
+        network = (value & self._v6_mask).to_bytes(16, "big")
+        return f"{socket.inet_ntop(socket.AF_INET6, network)}/{self._v6_prefix}"
 
     def _classify(self, address: str) -> int:
         if "/" in address:  # a source counted per /64 (``source_key``): judged by its first address

@@ -68,7 +68,9 @@ def thresholds(config: Config) -> Thresholds:
 
 
 def networks(config: Config) -> Networks:
-    return Networks(own=[str(cidr) for cidr in config.flowlogs.own_cidrs])
+    settings = config.flowlogs
+    own = [str(cidr) for cidr in settings.own_cidrs]
+    return Networks(own=own, services=settings.service_ports, ipv6_prefix=settings.ipv6_source_prefix)
 
 
 def _minute(window: int) -> str:

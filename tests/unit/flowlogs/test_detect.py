@@ -464,12 +464,21 @@ def test_a_transfer_is_held_to_higher_floors_than_a_flood() -> None:
     assert edge is None
     for flood in (
         SourceTally(flows=4, packets=85_000, bytes=84_999_999),  # just under 1,000 bytes a packet
-        SourceTally(flows=4, packets=85_000, bytes=120_000_000, rejects=1),
+        SourceTally(flows=4, packets=85_000, bytes=120_000_000, rejects=3),  # more than a stray packet or two
+        SourceTally(flows=101, packets=85_000, bytes=120_000_000),  # 101 connections: not one upload
+        SourceTally(flows=300, packets=85_000, bytes=120_000_000, rejects=3),
     ):
         found = judge(flood)
         assert found is not None, flood
         assert found.detectors == ("volume",)
         assert "transfer" not in " ".join(found.reasons)
+    # A late FIN or two rejected after the security group forgot the connection; a hundred parallel parts.
+    for transfer in (
+        SourceTally(flows=4, packets=85_000, bytes=120_000_000, rejects=2),
+        SourceTally(flows=100, packets=85_000, bytes=120_000_000),
+        SourceTally(flows=100, packets=85_000, bytes=120_000_000, rejects=2),
+    ):
+        assert judge(transfer) is None, transfer
     many = judge(SourceTally(flows=3_000, packets=85_000, bytes=120_000_000))
     assert many is not None
     assert "transfer" not in " ".join(many.reasons)

@@ -441,14 +441,19 @@ def test_tally_agrees_with_decode(flows: list[tuple[ipaddress.IPv4Address, int, 
         ("9092", "9092", "6", "-", False),  # the same port both ends: peers
         ("9092", "1023", "6", "-", False),
         ("8443", "5432", "6", "-", False),  # to our database port: a request
-        ("32767", "65535", "17", "-", True),
+        ("32767", "65535", "17", "-", False),  # UDP: any port below 32768 can be a flood's source port
+        ("32767", "65535", "6", "-", True),
+        ("9092", "15000", "17", "-", True),  # UDP from a server port
+        ("51820", "40000", "17", "-", True),  # WireGuard: a VPN server our host connects to
         ("32768", "40000", "6", "-", False),  # both high: peers, not a server's answer
         ("80", "3389", "6", "-", False),  # from port 80 to an open RDP port: still a request
         ("80", "5432", "6", "-", False),
         ("443", "51000", "6", "2", False),  # the remote sent a SYN: it opened the connection
         ("443", "51000", "6", "3", False),  # SYN and FIN in one interval
         ("40000", "40001", "6", "18", True),  # the remote's SYN-ACK: ours opened it, whatever the ports
-        ("80", "3389", "6", "19", True),
+        ("80", "3389", "6", "19", False),  # to our RDP port: a request, whatever a forged SYN-ACK says
+        ("40000", "8080", "6", "18", False),  # a SYN-ACK to a port below the ephemeral range: the ports decide
+        ("443", "8080", "6", "18", True),
         ("443", "51000", "6", "1", True),  # FIN only, a later interval: the ports decide
         ("443", "51000", "6", "0", True),
         ("443", "51000", "6", "garbage", True),  # unreadable flags: the ports decide

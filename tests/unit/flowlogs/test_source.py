@@ -159,6 +159,10 @@ def test_flowlogs_are_off_until_something_is_named() -> None:
         ({"delivery": "firehose"}, "flowlogs.delivery"),
         ({"vpc_ids": ["vpc-nope"]}, "flowlogs.vpc_ids.0"),
         ({"kinesis_parallelization_factor": 11}, "flowlogs.kinesis_parallelization_factor"),
+        ({"service_ports": [1023]}, "flowlogs.service_ports.0"),  # below 1024 they are services already
+        ({"service_ports": [65536]}, "flowlogs.service_ports.0"),
+        ({"ipv6_source_prefix": 47}, "flowlogs.ipv6_source_prefix"),
+        ({"ipv6_source_prefix": 129}, "flowlogs.ipv6_source_prefix"),
     ],
 )
 def test_bad_settings_name_the_field(flowlogs: dict[str, Any], message: str) -> None:
@@ -171,3 +175,18 @@ def test_detection_overrides_reach_the_detectors() -> None:
     assert (thresholds.scan_ports, thresholds.scan_reject_ratio) == (10, 0.5)
     assert isinstance(thresholds.scan_ports, int)
     assert thresholds.caps.ports == 11
+
+
+def test_service_ports_of_our_own_make_their_answers_replies() -> None:
+    # Redis Cloud answering through a NAT gateway, whose port is below the ephemeral range.
+    line = "2 123456789012 eni-1 52.32.10.11 10.0.1.25 12345 15000 6 9000 12000000 1764403200 1764403260 ACCEPT OK"
+    for ports, replies in (((), 0), ((12345,), 1), ((1024, 65535), 0)):
+        config = setup.parse({"flowlogs": {"service_ports": list(ports)}})
+        result = analyze([[line]], MemoryFlowState(), networks=source.networks(config))
+        assert result.counters.replies == replies, ports
+
+
+def test_the_ipv6_source_prefix_reaches_the_analysis() -> None:
+    for prefix, key in ((64, "2a0d:5600:24:7::/64"), (128, "2a0d:5600:24:7::1")):
+        config = setup.parse({"flowlogs": {"ipv6_source_prefix": prefix}})
+        assert source.networks(config).source_key("2a0d:5600:24:7::1") == key

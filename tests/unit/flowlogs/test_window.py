@@ -268,3 +268,12 @@ def test_ipv6_sources_are_counted_per_slash_64_where_that_is_one_host(address: s
     assert nets.source_key(address) == key  # memoized alike
     if key.endswith("/64"):
         assert nets.classify(key) == EXTERNAL
+
+
+def test_the_ipv6_source_prefix_is_configurable_and_128_counts_each_address() -> None:
+    assert Networks(ipv6_prefix=48).source_key("2a0d:5600:24:7::1") == "2a0d:5600:24::/48"
+    assert Networks(ipv6_prefix=56).source_key("2a0d:5600:24:7ff::1") == "2a0d:5600:24:700::/56"
+    assert Networks(ipv6_prefix=128).source_key("2a0d:5600:24:7::1") == "2a0d:5600:24:7::1"
+    for bad in (0, 129):
+        with pytest.raises(ValueError, match="ipv6_prefix"):
+            Networks(ipv6_prefix=bad)
