@@ -115,6 +115,9 @@ def test_only_the_attacking_families_make_the_remote_a_victim(
         ("CryptoCurrency:EC2/BitcoinTool.B", "compromised"),
         ("Trojan:EC2/BlackholeTraffic", "compromised"),
         ("UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", "affected"),
+        # Our instance relays Tor: the nodes that connect in are actors, and the instance runs a relay.
+        ("UnauthorizedAccess:EC2/TorRelay", "compromised"),
+        ("UnauthorizedAccess:EC2/TorClient", "affected"),
     ],
 )
 def test_an_inbound_connection_compromises_the_instance_only_when_the_finding_says_so(

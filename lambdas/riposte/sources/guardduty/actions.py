@@ -24,6 +24,8 @@ from riposte.sources.guardduty.wire import (
 
 # Threat purposes that mean the resource itself runs something hostile, whichever way the traffic goes.
 COMPROMISE_PURPOSES = frozenset({"Backdoor", "CryptoCurrency", "Trojan"})
+# Threat families that say the same: our resource acts as a Tor relay (Tor nodes connect in to it as well as out).
+COMPROMISE_FAMILIES = frozenset({"TorRelay"})
 # Anomalies (an unusual port, an unusual volume): worth a look, not evidence that the resource is compromised.
 ANOMALY_PURPOSES = frozenset({"Behavior"})
 # Threat families that say only that the remote is unusual for our resource (a public DNS, DoH or DoT resolver it
@@ -116,7 +118,7 @@ def network_connection(conn: NetworkConnectionAction, facts: Facts) -> None:
         if direction == "OUTBOUND":
             facts.workload_role = Role.COMPROMISED
     purpose = threat_purpose(facts.finding.type)
-    if purpose in COMPROMISE_PURPOSES:
+    if purpose in COMPROMISE_PURPOSES or _threat_family(facts.finding.type) in COMPROMISE_FAMILIES:
         facts.workload_role = Role.COMPROMISED
     elif purpose in ANOMALY_PURPOSES:
         facts.workload_role = Role.AFFECTED
