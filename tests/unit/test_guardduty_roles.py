@@ -115,6 +115,9 @@ def test_only_the_attacking_families_make_the_remote_a_victim(
         ("CryptoCurrency:EC2/BitcoinTool.B", "compromised"),
         ("Trojan:EC2/BlackholeTraffic", "compromised"),
         ("UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", "affected"),
+        # Our instance relays Tor: the nodes that connect in are actors, and the instance runs a relay.
+        ("UnauthorizedAccess:EC2/TorRelay", "compromised"),
+        ("UnauthorizedAccess:EC2/TorClient", "affected"),
     ],
 )
 def test_an_inbound_connection_compromises_the_instance_only_when_the_finding_says_so(
@@ -128,7 +131,34 @@ def test_an_inbound_connection_compromises_the_instance_only_when_the_finding_sa
 def test_an_unusual_behaviour_is_an_anomaly_not_a_compromise() -> None:
     raw = with_detail(load_event("c2_activity_outbound.json"), type="Behavior:EC2/NetworkPortUnusual")
     assert roles(raw, "instance") == [("i-0a1b2c3d4e5f60718", "affected", False)]
-    assert roles(raw, "ip") == [("91.240.118.77", "peer", True)]
+    # The remote is only unusual for our instance, not hostile: on the network path, never a block target.
+    assert roles(raw, "ip") == [("91.240.118.77", "victim", True)]
+    assert not sources.normalize(raw).entities.having("ip", Role.ACTOR, Role.PEER)
+
+
+@pytest.mark.parametrize(
+    ("finding_type", "direction", "remote", "instance"),
+    [
+        # Anomalies and unusual resolvers say nothing about the remote our resource reaches: never blocked.
+        ("Behavior:EC2/TrafficVolumeUnusual", "OUTBOUND", "victim", "affected"),
+        ("Behavior:EC2/NetworkPortUnusual", "UNKNOWN", "victim", "affected"),
+        ("DefenseEvasion:EC2/UnusualDNSResolver", "OUTBOUND", "victim", "compromised"),
+        ("DefenseEvasion:EC2/UnusualDoHActivity", "OUTBOUND", "victim", "compromised"),
+        ("DefenseEvasion:EC2/UnusualDoTActivity", None, "victim", "affected"),
+        # A remote that connects in still acts on us.
+        ("Behavior:EC2/NetworkPortUnusual", "INBOUND", "actor", "affected"),
+        # Other names are read as before: a host our instance reaches on a threat list is a hostile peer.
+        ("UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", "OUTBOUND", "peer", "compromised"),
+        ("Backdoor:EC2/C&CActivity.B", "OUTBOUND", "peer", "compromised"),
+    ],
+)
+def test_the_remote_of_an_anomaly_is_never_a_block_target(
+    finding_type: str, direction: str | None, remote: str, instance: str
+) -> None:
+    raw = with_detail(load_event("c2_activity_outbound.json"), type=finding_type)
+    _conn(raw)["connectionDirection"] = direction
+    assert [(r, n) for _, r, n in roles(raw, "ip")] == [(remote, True)]
+    assert [r for _, r, _ in roles(raw, "instance")] == [instance]
 
 
 def test_both_addresses_of_a_dual_stack_remote_are_the_same_partys() -> None:

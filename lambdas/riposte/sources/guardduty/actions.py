@@ -24,8 +24,13 @@ from riposte.sources.guardduty.wire import (
 
 # Threat purposes that mean the resource itself runs something hostile, whichever way the traffic goes.
 COMPROMISE_PURPOSES = frozenset({"Backdoor", "CryptoCurrency", "Trojan"})
+# Threat families that say the same: our resource acts as a Tor relay (Tor nodes connect in to it as well as out).
+COMPROMISE_FAMILIES = frozenset({"TorRelay"})
 # Anomalies (an unusual port, an unusual volume): worth a look, not evidence that the resource is compromised.
 ANOMALY_PURPOSES = frozenset({"Behavior"})
+# Threat families that say only that the remote is unusual for our resource (a public DNS, DoH or DoT resolver it
+# never used before), not that the remote is hostile.
+UNUSUAL_REMOTE_FAMILIES = ("Unusual",)
 # Finding names that say an API or Kubernetes caller is hostile (threat lists, Tor, stolen instance
 # credentials, attack distributions), so the credentials it used are compromised. Anomalies are not enough.
 HOSTILE_CALLER_MARKS = ("MaliciousIPCaller", "TorIPCaller", "CredentialExfiltration", "PenTest:")
@@ -66,6 +71,13 @@ def attacks_by_definition(finding_type: str) -> bool:
     return _threat_family(finding_type).startswith(OUTBOUND_ATTACK_FAMILIES)
 
 
+def remote_is_unremarkable(finding_type: str) -> bool:
+    """Whether the finding says only that our resource's traffic to the remote is unusual, not that the remote is
+    hostile: an anomaly (``Behavior:``) or an unusual resolver (``DefenseEvasion:EC2/UnusualDoHActivity``)."""
+    unusual = _threat_family(finding_type).startswith(UNUSUAL_REMOTE_FAMILIES)
+    return threat_purpose(finding_type) in ANOMALY_PURPOSES or unusual
+
+
 def ours_attacks(finding_type: str, direction: str, resource_role: str) -> bool:
     """Whether an outbound (or unknown-direction) connection is our resource attacking the remote."""
     if resource_role == "ACTOR":
@@ -93,12 +105,20 @@ def network_connection(conn: NetworkConnectionAction, facts: Facts) -> None:
         # cuts our own traffic to it and stops nothing that isolating our resource would not.
         facts.remote(conn.remote_ip_details, Role.VICTIM, network=facts.in_vpc)
         facts.workload_role = Role.COMPROMISED
+    elif remote_is_unremarkable(facts.finding.type):
+        # An anomaly says our resource's traffic to this remote is unusual (volume, port, a resolver it never
+        # used), nothing about the remote: a backup target, an AWS endpoint or 8.8.8.8. Denying it in the NACL
+        # would cut every host of the VPC off from it, so it is never offered to block_ip (the VICTIM role is the
+        # one that says so); isolating our resource, if it is compromised, is the response.
+        facts.remote(conn.remote_ip_details, Role.VICTIM, network=facts.in_vpc)
+        if direction == "OUTBOUND":
+            facts.workload_role = Role.COMPROMISED
     else:
         facts.remote(conn.remote_ip_details, Role.PEER, network=facts.in_vpc)
         if direction == "OUTBOUND":
             facts.workload_role = Role.COMPROMISED
     purpose = threat_purpose(facts.finding.type)
-    if purpose in COMPROMISE_PURPOSES:
+    if purpose in COMPROMISE_PURPOSES or _threat_family(facts.finding.type) in COMPROMISE_FAMILIES:
         facts.workload_role = Role.COMPROMISED
     elif purpose in ANOMALY_PURPOSES:
         facts.workload_role = Role.AFFECTED
