@@ -60,7 +60,6 @@ OUTBOUND_BY_DEFINITION = [
     "Backdoor:EC2/DenialOfService.UnusualProtocol",
     "Backdoor:EC2/Spambot",
     "Impact:EC2/PortSweep",
-    "Impact:EC2/WinRMBruteForce",
     "Recon:EC2/Portscan",
 ]
 
@@ -89,6 +88,9 @@ def test_a_type_where_our_resource_attacks_makes_the_remote_a_victim_whatever_ro
         ("UnauthorizedAccess:EC2/SSHBruteForce", "UNKNOWN", "ACTOR", "victim"),
         ("UnauthorizedAccess:EC2/SSHBruteForce", "INBOUND", "TARGET", "actor"),
         ("UnauthorizedAccess:EC2/RDPBruteForce", "UNKNOWN", "TARGET", "peer"),
+        ("Impact:EC2/WinRMBruteForce", "INBOUND", "TARGET", "actor"),  # our instance was the target
+        ("Impact:EC2/WinRMBruteForce", "OUTBOUND", None, "victim"),
+        ("Impact:EC2/WinRMBruteForce", "UNKNOWN", "ACTOR", "victim"),
         # A pool or C2 server our resource reaches is a hostile peer, not a victim.
         ("CryptoCurrency:EC2/BitcoinTool.B", "OUTBOUND", "TARGET", "peer"),
         ("CryptoCurrency:EC2/BitcoinTool.B!DNS", "OUTBOUND", None, "peer"),
@@ -132,7 +134,7 @@ def test_an_unusual_behaviour_is_an_anomaly_not_a_compromise() -> None:
     raw = with_detail(load_event("c2_activity_outbound.json"), type="Behavior:EC2/NetworkPortUnusual")
     assert roles(raw, "instance") == [("i-0a1b2c3d4e5f60718", "affected", False)]
     # The remote is only unusual for our instance, not hostile: on the network path, never a block target.
-    assert roles(raw, "ip") == [("91.240.118.77", "victim", True)]
+    assert roles(raw, "ip") == [("91.240.118.77", "counterpart", True)]
     assert not sources.normalize(raw).entities.having("ip", Role.ACTOR, Role.PEER)
 
 
@@ -140,11 +142,11 @@ def test_an_unusual_behaviour_is_an_anomaly_not_a_compromise() -> None:
     ("finding_type", "direction", "remote", "instance"),
     [
         # Anomalies and unusual resolvers say nothing about the remote our resource reaches: never blocked.
-        ("Behavior:EC2/TrafficVolumeUnusual", "OUTBOUND", "victim", "affected"),
-        ("Behavior:EC2/NetworkPortUnusual", "UNKNOWN", "victim", "affected"),
-        ("DefenseEvasion:EC2/UnusualDNSResolver", "OUTBOUND", "victim", "compromised"),
-        ("DefenseEvasion:EC2/UnusualDoHActivity", "OUTBOUND", "victim", "compromised"),
-        ("DefenseEvasion:EC2/UnusualDoTActivity", None, "victim", "affected"),
+        ("Behavior:EC2/TrafficVolumeUnusual", "OUTBOUND", "counterpart", "affected"),
+        ("Behavior:EC2/NetworkPortUnusual", "UNKNOWN", "counterpart", "affected"),
+        ("DefenseEvasion:EC2/UnusualDNSResolver", "OUTBOUND", "counterpart", "compromised"),
+        ("DefenseEvasion:EC2/UnusualDoHActivity", "OUTBOUND", "counterpart", "compromised"),
+        ("DefenseEvasion:EC2/UnusualDoTActivity", None, "counterpart", "affected"),
         # A remote that connects in still acts on us.
         ("Behavior:EC2/NetworkPortUnusual", "INBOUND", "actor", "affected"),
         # Other names are read as before: a host our instance reaches on a threat list is a hostile peer.

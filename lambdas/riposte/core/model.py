@@ -66,6 +66,7 @@ class Role(StrEnum):
     ACTOR = "actor"  # hostile, acting on us: inbound connection, probe, login attempt, API caller
     PEER = "peer"  # remote party one of our resources reached out to: C2 server, mining pool, Tor, domain
     VICTIM = "victim"  # remote party our compromised resource attacks (DoS, spam, scans): never blocked
+    COUNTERPART = "counterpart"  # remote party an anomaly names (unusual volume, port, resolver): never blocked
     AFFECTED = "affected"  # our resource at risk or targeted
     COMPROMISED = "compromised"  # our resource the event says is compromised (calls C2, key used by an attacker)
 

@@ -46,13 +46,14 @@ AFFECTED_KINDS = {
 S3_ARN_PREFIX = "arn:aws:s3:::"
 # Threat families whose finding says, by definition, that OUR resource attacks the remote (GuardDuty's EC2 finding
 # types: "is being used to perform a DoS attack", "communicating with a remote host on port 25", "probing a port on a
-# large number of IP addresses", "performing an outbound WinRM brute force", "performing outbound port scans"). The
+# large number of IP addresses", "performing outbound port scans"). The
 # remote is then a victim whatever resourceRole says, or when it is absent. A mining pool or C2 server our resource
 # reaches (CryptoCurrency, Trojan, C&CActivity) is not one: it is a hostile peer.
-OUTBOUND_ATTACK_FAMILIES = ("DenialOfService.", "Spambot", "PortSweep", "WinRMBruteForce", "Portscan")
-# Brute-force families that go either way: GuardDuty's resourceRole (ACTOR) or an OUTBOUND connection says it is ours
-# that attacks.
-EITHER_WAY_FAMILIES = ("SSHBruteForce", "RDPBruteForce")
+OUTBOUND_ATTACK_FAMILIES = ("DenialOfService.", "Spambot", "PortSweep", "Portscan")
+# Brute-force families that go either way (their severity is low when our instance was the target, high when it is
+# the actor): GuardDuty's resourceRole (ACTOR) or an OUTBOUND connection says it is ours that attacks. WinRM's type
+# name says "outbound", but it is documented like SSH's and RDP's: an inbound attacker stays blockable.
+EITHER_WAY_FAMILIES = ("SSHBruteForce", "RDPBruteForce", "WinRMBruteForce")
 
 
 def hostile_caller(facts: Facts) -> bool:
@@ -108,9 +109,9 @@ def network_connection(conn: NetworkConnectionAction, facts: Facts) -> None:
     elif remote_is_unremarkable(facts.finding.type):
         # An anomaly says our resource's traffic to this remote is unusual (volume, port, a resolver it never
         # used), nothing about the remote: a backup target, an AWS endpoint or 8.8.8.8. Denying it in the NACL
-        # would cut every host of the VPC off from it, so it is never offered to block_ip (the VICTIM role is the
-        # one that says so); isolating our resource, if it is compromised, is the response.
-        facts.remote(conn.remote_ip_details, Role.VICTIM, network=facts.in_vpc)
+        # would cut every host of the VPC off from it, so it is a counterpart, never offered to block_ip;
+        # isolating our resource, if it is compromised, is the response.
+        facts.remote(conn.remote_ip_details, Role.COUNTERPART, network=facts.in_vpc)
         if direction == "OUTBOUND":
             facts.workload_role = Role.COMPROMISED
     else:
