@@ -26,13 +26,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as logs_destinations
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from riposte.adapters.aws.own import DISCOVERY_CALLS
 from riposte.core.config import Config
 from riposte.handlers import environment
-from stacks.constructs.function import riposte_function
+from stacks.constructs.function import dead_letter_queue, function_logs, riposte_function
 from stacks.constructs.trail import RETENTION
 from stacks.nag import acknowledge
 from stacks.names import STATE_TABLE_CALLS
@@ -88,14 +87,7 @@ class FlowLogs(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.flow_logs = self._flow_logs(config)
-        self.dlq = sqs.Queue(
-            self,
-            "FlowLogsDlq",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dlq = dead_letter_queue(self, "FlowLogsDlq", key)
         self.function = self._function(stack, config, key, table, secrets)
         self.stream: kinesis.Stream | None = None
         self.alarms: list[cloudwatch.Alarm] = []
@@ -171,13 +163,7 @@ class FlowLogs(Construct):
         table: dynamodb.ITable,
         secrets: list[secretsmanager.ISecret],
     ) -> lambda_.Function:
-        self.log_group = logs.LogGroup(
-            self,
-            "FlowLogsFunctionLogs",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.log_group = function_logs(self, "FlowLogsFunctionLogs", key)
         self.role = iam.Role(
             self,
             "FlowLogsRole",

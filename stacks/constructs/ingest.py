@@ -11,38 +11,20 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from riposte.sources import SOURCES
 from riposte.sources.cloudtrail.patterns import needs_every_management_event
+from stacks.constructs.function import dead_letter_queue, event_queue
 from stacks.constructs.legacy import keep_logical_id
-from stacks.names import FUNCTION_TIMEOUT, MAX_RECEIVE_COUNT
 
 
 class Ingest(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
-        self.dlq = sqs.Queue(
-            self,
-            "EventsDlq",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dlq = dead_letter_queue(self, "EventsDlq", key)
         keep_logical_id(self.dlq, "dlq")
-        self.queue = sqs.Queue(
-            self,
-            "Events",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(4),
-            # AWS guidance for Lambda consumers: at least six times the function timeout.
-            visibility_timeout=Duration.seconds(FUNCTION_TIMEOUT.to_seconds() * 6),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT),
-        )
+        self.queue = event_queue(self, "Events", key, self.dlq)
         keep_logical_id(self.queue, "queue")
 
         self.rules: list[events.Rule] = []

@@ -10,7 +10,7 @@ encrypted dead-letter queue; an alarm fires on that queue and on the function's 
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -19,15 +19,13 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from riposte.core.config import Config
 from riposte.handlers import environment
-from stacks.constructs.function import riposte_function
+from stacks.constructs.function import dead_letter_queue, function_logs, riposte_function
 from stacks.nag import acknowledge
 from stacks.permissions import (
     acknowledge_function_policy,
@@ -57,21 +55,8 @@ class Maintenance(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.log_group = logs.LogGroup(
-            self,
-            "MaintenanceLogs",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.dlq = sqs.Queue(
-            self,
-            "MaintenanceDlq",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.log_group = function_logs(self, "MaintenanceLogs", key)
+        self.dlq = dead_letter_queue(self, "MaintenanceDlq", key)
         self.role = iam.Role(
             self,
             "MaintenanceRole",

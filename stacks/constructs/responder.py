@@ -3,12 +3,11 @@ actions declare, its encrypted log group, and the grants it needs on the table a
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -16,7 +15,7 @@ from constructs import Construct
 from riposte.adapters.aws.own import DISCOVERY_CALLS
 from riposte.core.config import Config
 from riposte.handlers import environment
-from stacks.constructs.function import riposte_function
+from stacks.constructs.function import function_logs, riposte_function
 from stacks.constructs.legacy import keep_logical_id
 from stacks.names import STATE_TABLE_CALLS
 from stacks.permissions import (
@@ -41,13 +40,7 @@ class Responder(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.log_group = logs.LogGroup(
-            self,
-            "ResponderLogs",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.log_group = function_logs(self, "ResponderLogs", key)
         keep_logical_id(self.log_group, "responder_logs")
         self.role = iam.Role(
             self,

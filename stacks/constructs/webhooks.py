@@ -25,16 +25,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from riposte.core.config import Config
 from riposte.handlers import environment
 from riposte.sources.webhooks import ADAPTERS
-from stacks.constructs.function import riposte_function
+from stacks.constructs.function import dead_letter_queue, event_queue, function_logs, riposte_function
 from stacks.nag import acknowledge
-from stacks.names import FUNCTION_TIMEOUT, MAX_RECEIVE_COUNT
 
 STAGE = "v1"
 FUNCTION_TIMEOUT_WEBHOOKS = Duration.seconds(15)  # answer quickly: senders time out at 10-15 s
@@ -72,13 +70,7 @@ class Webhooks(Construct):
         self.key = key
         self._queues(key)
         self.secrets = self._secrets(config, key)
-        self.log_group = logs.LogGroup(
-            self,
-            "WebhookLogs",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.log_group = function_logs(self, "WebhookLogs", key)
         self.role = self._role(key)
         self.function = riposte_function(
             self,
@@ -100,25 +92,8 @@ class Webhooks(Construct):
         self._acknowledge()
 
     def _queues(self, key: kms.IKey) -> None:
-        self.dlq = sqs.Queue(
-            self,
-            "WebhookEventsDlq",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        self.queue = sqs.Queue(
-            self,
-            "WebhookEvents",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(4),
-            # Read by the responder: at least six times its timeout (AWS guidance for Lambda consumers).
-            visibility_timeout=Duration.seconds(FUNCTION_TIMEOUT.to_seconds() * 6),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT),
-        )
+        self.dlq = dead_letter_queue(self, "WebhookEventsDlq", key)
+        self.queue = event_queue(self, "WebhookEvents", key, self.dlq)
 
     def _secrets(self, config: Config, key: kms.IKey) -> dict[str, secretsmanager.Secret]:
         secrets = {}
