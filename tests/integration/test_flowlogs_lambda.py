@@ -254,3 +254,22 @@ def test_the_environment_is_checked_at_cold_start(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(cfg.ConfigError, match="RIPOSTE_STATE"):
         handler_module.runtime()
     handler_module.runtime.cache_clear()
+
+
+def test_an_ipv6_scanner_rotating_its_address_is_blocked_as_its_slash_64(env: Env) -> None:
+    entries = env.ec2.describe_network_acls(NetworkAclIds=[env.acl])["NetworkAcls"][0]["Entries"]
+    assert not any(e.get("Ipv6CidrBlock") for e in entries if e["RuleAction"] == "deny")
+    web = next(iter(scenario.WEB_V6))
+    lines = []
+    for n in range(200):  # one new address per probe, all in 2a0d:5600:24:7::/64
+        record = {"srcaddr": f"2a0d:5600:24:7:{n + 1:x}:0:0:1", "dstaddr": web, "srcport": 40000, "dstport": n + 1}
+        record.update({"protocol": 6, "packets": 1, "bytes": 80, "action": "REJECT"})
+        record.update({"start": scenario.T0 + 5, "end": scenario.T0 + 6, "interface-id": scenario.WEB_V6[web]})
+        lines.append(scenario.render(record))
+    env.now[0] = scenario.T0 + 90
+    invoke(scenario.subscription_event(lines, log_stream="eni-v6-all"))
+    entries = env.ec2.describe_network_acls(NetworkAclIds=[env.acl])["NetworkAcls"][0]["Entries"]
+    denied = [e.get("Ipv6CidrBlock") for e in entries if e["RuleAction"] == "deny" and not e["Egress"]]
+    assert "2a0d:5600:24:7::/64" in denied
+    blocks = {i["sk"]["S"].split("#", 1)[1] for i in env.items("block#")}
+    assert blocks == {"2a0d:5600:24:7::/64"}
