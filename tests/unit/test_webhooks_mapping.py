@@ -435,6 +435,7 @@ def test_the_mapped_and_plain_spellings_of_one_attacker_are_one_offender_and_our
     [
         ("Recovered", True),
         ("OK", True),
+        ("Warn Recovered", True),  # a warning's recovery
         ("Triggered", False),
         ("Re-Triggered", False),
         ("Warn", False),

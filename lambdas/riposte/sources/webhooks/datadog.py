@@ -59,6 +59,14 @@ NESTED = "alert"  # an object some templates put the alert_* fields in
 PRIORITY = {"p1": 9.5, "p2": 8.0, "p3": 5.0, "p4": 3.0, "p5": 1.0}
 ALERT_TYPE = {"error": 8.0, "warning": 5.0, "info": 3.0}
 RECOVERED = ("recovered", "ok")
+
+
+def _recovered(transition: str) -> bool:
+    """ "Recovered", "OK", and the recoveries of a warning ("Warn Recovered", "Warning Recovered")."""
+    lowered = transition.lower().strip()
+    return lowered in RECOVERED or lowered.endswith(" recovered")
+
+
 # Datadog's standard attributes that hold the client's address, read whatever webhooks.address_fields says
 # (a host field of the same name still wins: ours are never attackers).
 STANDARD_ADDRESS_FIELDS = field_keys(("network.client.ip",))
@@ -146,11 +154,7 @@ class DatadogAdapter(Adapter):
 
         title = title or fields["alert_title"]
         transition = fields["alert_transition"] or title_transition
-        resolved = (
-            transition.lower() in RECOVERED
-            or fields["alert_type"].lower() == "success"
-            or title_transition.lower() in RECOVERED
-        )
+        resolved = _recovered(transition) or fields["alert_type"].lower() == "success" or _recovered(title_transition)
         scope = fields["alert_scope"] or group
         key = (
             (fields["alert_cycle_key"],)
