@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 import tomllib
 import urllib.request
 import uuid
@@ -152,12 +153,18 @@ def print_audit(dynamodb: Any, table: str, event_id: str, label: str) -> None:
     decision = next((i for i in items if i["kind"]["S"] == "decision"), None)
     print(f"\n  {label}")
     if decision:
-        print(f"    decision: {decision['detail']['S'][:160]}")
+        print(_wrapped(f"decision: {decision['detail']['S']}", "    "))
     for item in items:
         if item["kind"]["S"] != "decision":
             target = f" {item['target']['S']}" if item["target"]["S"] else ""
             what = f"{item['name']['S']}{target}: {item['status']['S']}"
-            print(f"    {item['kind']['S']:<12} {what}  {item['detail']['S'][:150]}")
+            print(_wrapped(f"{item['kind']['S']:<12} {what}  {item['detail']['S']}", "    "))
+
+
+def _wrapped(text: str, indent: str) -> str:
+    """Whole lines, wrapped rather than cut: an undo command or a mode must be readable to the end."""
+    more = indent + "    "
+    return textwrap.fill(text, width=116, initial_indent=indent, subsequent_indent=more, break_on_hyphens=False)
 
 
 def main() -> int:  # noqa: PLR0912, PLR0915 - a script that tells one story from top to bottom
@@ -215,6 +222,7 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - a script that tells one story fro
         data = tomllib.loads((ROOT / "demo" / "riposte.demo.toml").read_text())
         data["nacl"]["network_acl_ids"] = [acl]
         config = setup.parse(data, "demo/riposte.demo.toml")
+        print(f"  configuration demo/riposte.demo.toml: mode {config.mode} (the demo acts, against this local AWS)")
         for name, notifier in NOTIFIERS:
             value = slack.url if name == "slack" else json.dumps({"routing_key": ROUTING_KEY, "url": pagerduty.url})
             secrets.create_secret(
@@ -410,7 +418,7 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - a script that tells one story fro
         summary = maintenance_handler.maintain(rt, targets, later, LambdaContext(function_name="riposte-maintenance"))
         print(f"  removed {len(summary['removed'])} expired blocks; drift found: {len(summary['drift'])}")
         for finding in summary["drift"]:
-            print(f"    drift: {json.dumps(finding)[:140]}")
+            print(_wrapped(f"drift: {json.dumps(finding)}", "    "))
         resolves = [r["json"] for r in pagerduty.requests[paged_before:] if r["json"]["event_action"] == "resolve"]
         for body in resolves:
             print(f"  PagerDuty resolve {body['dedup_key']}")

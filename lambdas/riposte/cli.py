@@ -157,10 +157,32 @@ def _line(label: str, plan: Plan, actions: Sequence[Outcome], notify: Sequence[d
         "parties": [party.as_dict() for party in event.entities.parties],
         "actions": [o.as_action_dict() for o in actions],
         "notify": list(notify),
+        # What a person is shown beside the score (the Slack message's facts): a skipped address, a window...
+        "evidence": [[label, value] for label, value in event.evidence],
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except Exception as error:
+        if not _aws_unavailable(error):
+            raise
+        print(
+            f"riposte: this command works against AWS, which it could not use as configured ({error}). Set a region "
+            "and credentials, or AWS_ENDPOINT_URL for a local AWS; `riposte score` needs none.",
+            file=sys.stderr,
+        )
+        return EXIT_REJECTED
+
+
+def _aws_unavailable(error: BaseException) -> bool:
+    """botocore's own errors (no region, no credentials, no endpoint, refused) and the discovery of our own
+    addresses failing for one of them. Matched by module and name: `riposte score` must not import botocore."""
+    return type(error).__module__.startswith("botocore.") or type(error).__name__ == "DiscoveryError"
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     # Commands that load their own configuration and clients.
     standalone = {**dict.fromkeys(blocks.COMMANDS, blocks.run), "flowlogs": flowlogs_command.run}

@@ -172,3 +172,12 @@ def test_the_breaker_is_shown_and_reset_against_a_table(capsys: pytest.CaptureFi
             [{"breaker": "tripped", "detail": "too many (since 5)"}],
         )
         assert run_cli(capsys, "breaker", "reset", "--table", "state") == (0, [{"breaker": "closed", "detail": ""}])
+
+
+def test_each_line_carries_the_evidence_a_person_is_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    body = ROOT / "tests" / "webhooks_samples" / "alertmanager_mixed_addresses.json"
+    status, lines = run_cli(capsys, "score", "--source", "alertmanager", str(body))
+    assert status == 0
+    skipped = [v for line in lines for label, v in line["evidence"] if label == "Skipped address"]
+    assert skipped == ["alerts[4].labels.src_ip: '185.156.073.54' has a leading zero"]
+    assert all(isinstance(pair, list) and len(pair) == 2 for line in lines for pair in line["evidence"])

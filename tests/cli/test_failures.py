@@ -374,3 +374,29 @@ def test_standard_input_is_processed_as_it_arrives(opening: str, rest: str, labe
         process.kill()
     assert [line["input"] for line in (first, *others)] == labels
     assert first["source"] == "guardduty"
+
+
+@pytest.mark.parametrize("command", [["run"], ["unblock", "--table", "t", "45.13.104.9"]])
+def test_a_command_that_needs_aws_says_so_without_a_traceback_when_it_is_not_configured(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    sample = Path(__file__).resolve().parents[1] / "events" / "guardduty" / "c2_activity_outbound.json"
+    args = [*command, str(sample)] if command == ["run"] else command
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "riposte: this command works against AWS" in err
+    assert "You must specify a region" in err
+    assert "Traceback" not in err
+
+
+def test_a_bug_that_is_not_about_aws_still_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(argv: object) -> int:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(cli, "_main", broken)
+    with pytest.raises(KeyError, match="a bug"):
+        cli.main(["score", "x"])

@@ -125,6 +125,9 @@ class Offender:
     bytes: int
     rejects: int
     admin_short: int = 0  # short flows to admin ports
+    # The sets stop growing just past the thresholds that read them: at these sizes there were more.
+    ports_cap: int = 0
+    hosts_cap: int = 0
 
     @property
     def key(self) -> str:
@@ -290,6 +293,8 @@ def detect(
         bytes=tally.bytes,
         rejects=tally.rejects,
         admin_short=tally.admin_short,
+        ports_cap=thresholds.caps.ports,
+        hosts_cap=thresholds.caps.hosts,
     )
 
 

@@ -79,6 +79,11 @@ def _minute(window: int) -> str:
     return f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
 
 
+def _count(found: tuple[object, ...], cap: int) -> str:
+    """How many were seen: "31+" where the set stopped growing (there were more)."""
+    return f"{len(found)}+" if cap and len(found) >= cap else str(len(found))
+
+
 def _why(offender: Offender) -> str:
     """The figures behind the detectors that fired, in a few words (the full reasons are the description)."""
     o = offender
@@ -87,7 +92,8 @@ def _why(offender: Offender) -> str:
         parts.append(f"{o.packets:,} packets, {o.bytes:,} bytes in {o.flows:,} flows")
     if "port_scan" in o.detectors:
         parts.append(
-            f"{o.rejects:,} of {o.flows:,} flows rejected, to {len(o.dst_ports)} ports on {len(o.dst_hosts)} hosts"
+            f"{o.rejects:,} of {o.flows:,} flows rejected, to {_count(o.dst_ports, o.ports_cap)} ports on "
+            f"{_count(o.dst_hosts, o.hosts_cap)} hosts"
         )
     if "brute_force" in o.detectors:
         parts.append(f"{o.admin_short:,} short flows to admin ports")

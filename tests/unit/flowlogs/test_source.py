@@ -44,6 +44,8 @@ def test_an_offender_becomes_one_event_keyed_by_source_and_window(found: dict[st
     assert event.native_severity == scanner.severity
     assert event.severity_note.startswith("flow-log port_scan (")
     assert f"of {scanner.flows:,} flows rejected" in event.severity_note
+    # 600 ports on 2 hosts: the port set stopped growing at its cap, so "31+", the hosts exactly.
+    assert "to 31+ ports on 2 hosts" in event.severity_note
     assert event.time == "2025-11-29T08:05:00Z"
     assert event.count == 1  # one offence, not one per flow: no "seen N times" points
     assert event.description.startswith(f"{scenario.SCANNER} in the minute from 2025-11-29 08:05 UTC: port scan")
