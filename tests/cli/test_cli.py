@@ -15,7 +15,9 @@ from riposte import cli
 from tests.conftest import EVENTS, GUARDDUTY, ROOT
 
 # The contract: these keys, never renamed or dropped (new ones may be added: "parties" was).
-KEYS = {"input", "source", "type", "title", "score", "severity", "reasons", "entities", "actions", "notify", "parties"}
+# The contract: fields are added (parties, then evidence), never renamed or dropped.
+KEYS = {"input", "source", "type", "title", "score", "severity", "reasons", "entities", "actions", "notify"}
+KEYS |= {"parties", "evidence"}
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict[str, Any]]]:
