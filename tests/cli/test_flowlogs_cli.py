@@ -269,3 +269,14 @@ def test_a_file_that_is_not_a_payload_is_one_error_line(tmp_path: Path) -> None:
 
 def test_the_default_format_is_the_v2_default() -> None:
     assert setup.parse({}).flowlogs.log_format == DEFAULT_FORMAT
+
+
+def test_the_bundled_sample_payload_shows_a_scan_blocked_and_a_download_left_alone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sample = Path(__file__).resolve().parents[2] / "demo" / "samples" / "flowlogs-port-scan.json"
+    assert cli.main(["score", str(sample)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["title"], [(a["action"], a["target"], a["status"]) for a in line["actions"]]) for line in lines] == [
+        ("Port scan from 45.13.105.20", [("block_ip", "45.13.105.20", "planned")])
+    ]
