@@ -31,7 +31,8 @@ from constructs import Construct
 from riposte.adapters.aws.own import DISCOVERY_CALLS
 from riposte.core.config import Config
 from riposte.handlers import environment
-from stacks.constructs.function import dead_letter_queue, function_logs, riposte_function
+from stacks.constructs.function import function_logs, riposte_function
+from stacks.constructs.queues import dead_letter_queue
 from stacks.constructs.trail import RETENTION
 from stacks.nag import acknowledge
 from stacks.names import STATE_TABLE_CALLS

@@ -11,14 +11,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from riposte.core.config import Config
 from riposte.handlers import environment
 from stacks.nag import acknowledge
-from stacks.names import ASSET_EXCLUDE, FUNCTION_TIMEOUT, LAMBDAS_DIR, MAX_RECEIVE_COUNT, POWERTOOLS_PARAMETER
+from stacks.names import ASSET_EXCLUDE, FUNCTION_TIMEOUT, LAMBDAS_DIR, POWERTOOLS_PARAMETER
 
 
 def powertools_layer(scope: Construct, config: Config) -> lambda_.ILayerVersion:
@@ -81,31 +80,4 @@ def function_logs(scope: Construct, construct_id: str, key: kms.IKey) -> logs.Lo
         retention=logs.RetentionDays.ONE_YEAR,
         encryption_key=key,
         removal_policy=RemovalPolicy.RETAIN,
-    )
-
-
-def dead_letter_queue(scope: Construct, construct_id: str, key: kms.IKey) -> sqs.Queue:
-    """Where what failed for good is kept, 14 days (SQS's longest), for a person or a redrive."""
-    return sqs.Queue(
-        scope,
-        construct_id,
-        encryption=sqs.QueueEncryption.KMS,
-        encryption_master_key=key,
-        enforce_ssl=True,
-        retention_period=Duration.days(14),
-    )
-
-
-def event_queue(scope: Construct, construct_id: str, key: kms.IKey, dlq: sqs.IQueue) -> sqs.Queue:
-    """A queue of events for the responder, redriven to ``dlq`` after ``MAX_RECEIVE_COUNT`` receives."""
-    return sqs.Queue(
-        scope,
-        construct_id,
-        encryption=sqs.QueueEncryption.KMS,
-        encryption_master_key=key,
-        enforce_ssl=True,
-        retention_period=Duration.days(4),
-        # AWS guidance for Lambda consumers: at least six times the function timeout.
-        visibility_timeout=Duration.seconds(FUNCTION_TIMEOUT.to_seconds() * 6),
-        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT),
     )

@@ -15,8 +15,8 @@ from constructs import Construct
 
 from riposte.sources import SOURCES
 from riposte.sources.cloudtrail.patterns import needs_every_management_event
-from stacks.constructs.function import dead_letter_queue, event_queue
 from stacks.constructs.legacy import keep_logical_id
+from stacks.constructs.queues import dead_letter_queue, event_queue
 
 
 class Ingest(Construct):

@@ -25,7 +25,8 @@ from constructs import Construct
 
 from riposte.core.config import Config
 from riposte.handlers import environment
-from stacks.constructs.function import dead_letter_queue, function_logs, riposte_function
+from stacks.constructs.function import function_logs, riposte_function
+from stacks.constructs.queues import dead_letter_queue
 from stacks.nag import acknowledge
 from stacks.permissions import (
     acknowledge_function_policy,

@@ -31,7 +31,8 @@ from constructs import Construct
 from riposte.core.config import Config
 from riposte.handlers import environment
 from riposte.sources.webhooks import ADAPTERS
-from stacks.constructs.function import dead_letter_queue, event_queue, function_logs, riposte_function
+from stacks.constructs.function import function_logs, riposte_function
+from stacks.constructs.queues import dead_letter_queue, event_queue
 from stacks.nag import acknowledge
 
 STAGE = "v1"
